@@ -1,0 +1,97 @@
+"""Reading and writing images with clear errors and atomic, lossless writes.
+
+Every reader returns float32 ``(3, H, W)`` RGB in ``[0, 1]``: grayscale is repeated to
+three channels, alpha is composited on white, 16-bit images are scaled by 65535.
+
+Example:
+    >>> import torch, tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.png"
+    >>> _ = save_png(torch.zeros(3, 16, 16), p); load_image(p).shape
+    torch.Size([3, 16, 16])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be read (missing, corrupt, not an image)."""
+
+
+def _to_rgb_array(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        scale = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255.0
+        arr = np.clip(arr / scale, 0, 1)
+        return np.repeat(arr[..., None], 3, axis=2).astype(np.float32)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[..., 3:4]
+        return rgba[..., :3] * alpha + (1.0 - alpha)  # composite on white
+    return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def load_image(path: str | Path) -> torch.Tensor:
+    """Read an image file as float32 ``(3, H, W)`` RGB in [0, 1]; raise :class:`ImageReadError`.
+
+    Example:
+        >>> load_image("/nonexistent.png")
+        Traceback (most recent call last):
+        ...
+        emobench.imageio.ImageReadError: /nonexistent.png: file not found
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: file not found")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            arr = _to_rgb_array(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
+    if arr.shape[0] < 8 or arr.shape[1] < 8:
+        raise ImageReadError(f"{path}: image is {arr.shape[1]}x{arr.shape[0]} pixels; expected at least 8x8")
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """``(3, H, W)`` float in [0, 1] → ``(H, W, 3)`` uint8 (round to nearest)."""
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"expected a (3, H, W) image, got shape {tuple(image.shape)}")
+    arr = image.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return np.ascontiguousarray(arr)
+
+
+def save_png(image: torch.Tensor, path: str | Path) -> str:
+    """Write a lossless 8-bit PNG atomically (tmp file + ``os.replace``); return the file's sha256."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(to_uint8(image)).save(fh, format="PNG")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def pixel_sha256(image: torch.Tensor) -> str:
+    """Content hash of an image's 8-bit pixels (stable across file formats); used as cache key."""
+    arr = to_uint8(image)
+    h = hashlib.sha256()
+    h.update(str(arr.shape).encode())
+    h.update(arr.tobytes())
+    return h.hexdigest()
