@@ -1,0 +1,576 @@
+"""The runner: cards in, a resumable run directory out (DESIGN §3).
+
+:func:`plan` builds the editor, dataset, evaluators and the ordered request list from a
+method and a protocol card; :func:`execute` edits the pending requests in batches
+(grouped per setting, then per image, so ``Editor.edit_many`` can share work across an
+image's targets), writes each edit as a lossless PNG, scores it, and appends one record
+per edit. A problem with one image (unreadable file, editor error on that image) becomes
+a ``status="error"`` record with the reason and the run goes on.
+
+Example (with the built-in identity editor and a tiny folder of images):
+    >>> import tempfile, torch
+    >>> from pathlib import Path
+    >>> from emobench.imageio import save_png
+    >>> from emobench.cards import load_method, load_protocol, apply_overrides
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for label in ("neutral", "happy"):
+    ...     _ = save_png(torch.rand(3, 32, 32), root / "faces" / label / "p1.png")
+    >>> method, proto = apply_overrides(load_method("identity"), load_protocol("folder"),
+    ...     [f"dataset.root={root / 'faces'}", "protocol.evaluators=[]", "protocol.resolution=16",
+    ...      "protocol.targets=['happy', 'sad']"])
+    >>> result = run(method, proto, RunOptions(out=root / "runs", quiet=True, device="cpu"))
+    >>> result.written, result.errors
+    (3, 0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import emobench
+from emobench.cards import MethodCard, ProtocolCard, config_hash, diff_keys
+from emobench.datasets import DATASETS
+from emobench.datasets.base import Dataset, DatasetError, Sample
+from emobench.editors import EDITORS
+from emobench.editors.base import EditOutput, Editor
+from emobench.errors import UserError
+from emobench.evaluators import EVALUATORS
+from emobench.evaluators.base import EvalBatch, Evaluator, MetricInfo
+from emobench.imageio import ImageReadError, pixel_sha256, save_png
+from emobench.labels import EMOTIONS
+from emobench.protocol import Request, Setting, build_requests, grid_points, in_shard, select_samples
+from emobench.registry import UnknownNameError
+from emobench.store import RunStore, read_manifest
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run (none of this changes results, so none of it is in the config hash)."""
+
+    out: Path = Path("runs")
+    run_dir: Path | None = None  # explicit run directory instead of out/<protocol>/<method>/<hash12>
+    shard: int = 0
+    num_shards: int = 1
+    limit: int | None = None  # only the first N requests of this shard (protocol order)
+    batch_size: int = 16
+    device: str = "cpu"
+    overwrite: bool = False
+    quiet: bool = False
+    argv: tuple[str, ...] = ()
+
+
+@dataclass
+class RunResult:
+    """What one invocation did."""
+
+    run_dir: Path
+    total: int  # requests in this shard (after --limit)
+    skipped: int  # already recorded before this invocation
+    written: int  # records appended now
+    errors: int  # of which status="error"
+
+
+@dataclass
+class Plan:
+    """Everything resolved before the first edit."""
+
+    method: MethodCard
+    protocol: ProtocolCard
+    editor: Editor
+    dataset: Dataset
+    evaluators: list[Evaluator]
+    settings: list[Setting]
+    requests: list[Request]
+    config: dict[str, Any]
+    config_hash: str
+    dataset_info: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` → ``"cuda"`` when available, else ``"cpu"``; anything else is passed through checked.
+
+    Example:
+        >>> resolve_device("cpu")
+        'cpu'
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except RuntimeError as exc:
+        raise UserError(f"--device: expected auto, cpu, cuda or cuda:N, got {device!r}") from exc
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+    return device
+
+
+def _lookup(registry: Any, name: str, where: str) -> Any:
+    try:
+        return registry.get(name)
+    except UnknownNameError as exc:
+        raise UserError(f"{where}: {exc}") from exc
+
+
+def build_editor(method: MethodCard, device: str) -> Editor:
+    """The method card's editor, built from its ``[init]`` (errors name the card)."""
+    cls = _lookup(EDITORS, method.editor, f"method card {method.path or method.name}")
+    try:
+        return cls.from_config(dict(method.init), device)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"method {method.name!r} [init] ({method.path}): {exc}") from exc
+
+
+def build_dataset(protocol: ProtocolCard) -> Dataset:
+    """The protocol's dataset, built from its ``[dataset]`` table."""
+    cls = _lookup(DATASETS, protocol.dataset, f"protocol card {protocol.path or protocol.name}")
+    try:
+        return cls.from_config(dict(protocol.dataset_options))
+    except DatasetError as exc:
+        raise UserError(f"protocol {protocol.name!r} dataset {protocol.dataset!r}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"protocol {protocol.name!r} [dataset] ({protocol.path}): {exc}") from exc
+
+
+def build_evaluators(protocol: ProtocolCard, device: str) -> list[Evaluator]:
+    """The protocol's evaluators, each from its ``[evaluators.<name>]`` table."""
+    evaluators = []
+    for name in protocol.evaluators:
+        cls = _lookup(EVALUATORS, name, f"protocol card {protocol.path or protocol.name}")
+        try:
+            evaluators.append(cls.from_config(dict(protocol.evaluator_options.get(name, {})), device))
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"protocol {protocol.name!r} [evaluators.{name}] ({protocol.path}): {exc}") from exc
+    return evaluators
+
+
+def resolve_settings(editor: Editor, method: MethodCard, protocol: ProtocolCard) -> list[Setting]:
+    """Grid points with every edit param resolved (card params < grid point < editor defaults filled in)."""
+    settings = []
+    for point in grid_points(protocol.grid):
+        merged = {**dict(method.params), **dict(point.params)}
+        try:
+            parsed = editor.parse_params(merged)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"method {method.name!r} params at grid point {point.id!r}: {exc}") from exc
+        settings.append(Setting(point.id, dataclasses.asdict(parsed)))
+    return settings
+
+
+def image_key(dataset: Dataset, sample: Sample, resolution: int) -> str:
+    """Content hash of a sample: its file's sha256, or the sha256 of its pixels; ``unreadable:`` if neither."""
+    if sample.path is not None:
+        try:
+            return "file:" + hashlib.sha256(Path(sample.path).read_bytes()).hexdigest()
+        except OSError:
+            return f"unreadable:{sample.id}"
+    try:
+        return "pixels:" + pixel_sha256(dataset.load(sample, resolution))
+    except (ImageReadError, OSError, ValueError):
+        return f"unreadable:{sample.id}"
+
+
+def plan(method: MethodCard, protocol: ProtocolCard, device: str = "cpu", quiet: bool = True) -> Plan:
+    """Build everything a run needs and list its requests in order."""
+    editor = build_editor(method, device)
+    settings = resolve_settings(editor, method, protocol)
+    dataset = build_dataset(protocol)
+    samples = select_samples(dataset.samples(), protocol.sources, protocol.per_class)
+    if not samples:
+        raise UserError(f"protocol {protocol.name!r}: the dataset has no images with source labels "
+                        f"{', '.join(protocol.sources)}")
+    ids = [s.id for s in samples]
+    if len(set(ids)) != len(ids):
+        raise UserError(f"dataset {protocol.dataset!r}: image ids are not unique")
+    keys = {s.id: image_key(dataset, s, protocol.resolution)
+            for s in tqdm(samples, desc="hashing images", disable=quiet, leave=False)}
+    identity = editor.identity()
+    method_key = config_hash(identity, 64)
+    requests = build_requests(samples, keys, targets=protocol.targets, seeds=protocol.seeds, settings=settings,
+                              method_key=method_key, resolution=protocol.resolution)
+    evaluators = build_evaluators(protocol, device)
+    config = {"method": {**method.config(), "identity": identity}, "protocol": protocol.config()}
+    dataset_info = {**dataset.describe(), "num_images": len(samples),
+                    "id_list_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
+    return Plan(method, protocol, editor, dataset, evaluators, settings, requests, config, config_hash(config),
+                dataset_info)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def metric_infos(evaluators: Sequence[Evaluator]) -> list[MetricInfo]:
+    """Every metric column of these evaluators, in order (names must be distinct)."""
+    infos, seen = [], set()
+    for ev in evaluators:
+        for info in ev.metrics():
+            if info.name in seen:
+                raise ValueError(f"two evaluators fill metric {info.name!r}")
+            seen.add(info.name)
+            infos.append(info)
+    return infos
+
+
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """What an 8-bit PNG stores: scoring the quantised edit makes ``run`` and ``score`` agree."""
+    return images.detach().float().clamp(0, 1).mul(255).round().div(255)
+
+
+def score_batch(evaluators: Sequence[Evaluator], batch: EvalBatch) -> tuple[dict[str, np.ndarray], str | None]:
+    """Run every evaluator; a failing one leaves its columns NaN and its message in the returned error."""
+    out: dict[str, np.ndarray] = {}
+    problems = []
+    for ev in evaluators:
+        names = [m.name for m in ev.metrics()]
+        try:
+            values = ev.evaluate(batch)
+            for name in names:
+                column = np.asarray(values[name], dtype=np.float64).reshape(-1)
+                if column.shape[0] != batch.size:
+                    raise ValueError(f"metric {name!r}: expected {batch.size} values, got {column.shape[0]}")
+                out[name] = column
+        except Exception as exc:  # noqa: BLE001 - one broken metric must not stop the run
+            problems.append(f"evaluator {type(ev).__name__}: {type(exc).__name__}: {exc}")
+            for name in names:
+                out[name] = np.full(batch.size, np.nan)
+    return out, ("; ".join(problems) or None)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _git_commit() -> str | None:
+    root = Path(emobench.__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def versions(device: str) -> dict[str, Any]:
+    """Software versions for the manifest (no hostname, no environment)."""
+    cuda = device.startswith("cuda") and torch.cuda.is_available()
+    return {"emobench": emobench.__version__, "python": platform.python_version(), "torch": torch.__version__,
+            "cuda": torch.version.cuda if cuda else None,
+            "gpu": torch.cuda.get_device_name(torch.device(device)) if cuda else None}
+
+
+def run_dir_for(p: Plan, options: RunOptions) -> Path:
+    """``out/<protocol>/<method>/<config-hash12>`` unless ``options.run_dir`` is given."""
+    if options.run_dir is not None:
+        return Path(options.run_dir)
+    return Path(options.out) / p.protocol.name / p.method.name / p.config_hash
+
+
+def check_existing(run_dir: Path, p: Plan, overwrite: bool, store: RunStore) -> None:
+    """Refuse to mix records of different configs in one folder (unless ``overwrite``)."""
+    old = read_manifest(run_dir)
+    if old is None:
+        if overwrite:
+            store.clear()
+        return
+    if old.get("config_hash") == p.config_hash:
+        if overwrite:
+            store.clear()
+        return
+    if not overwrite:
+        lines = diff_keys(old.get("config", {}), p.config)
+        raise UserError(
+            f"{run_dir} holds a run with config {old.get('config_hash')}, this one is {p.config_hash}; "
+            f"differing keys:\n  " + "\n  ".join(lines or ["(none listed)"]) +
+            "\nUse another --run-dir, or --overwrite to delete the old records and edits.")
+    store.clear()
+
+
+def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: Mapping[str, Any],
+              status: str, finished: str | None) -> dict[str, Any]:
+    return {
+        "config_hash": p.config_hash,
+        "config": p.config,
+        "cards": {"method": {"path": p.method.path, "sha256": p.method.sha256},
+                  "protocol": {"path": p.protocol.path, "sha256": p.protocol.sha256}},
+        "method": {"name": p.method.name, "editor": p.method.editor, "title": p.method.title,
+                   "citation": p.method.citation, "license": p.method.license},
+        "evaluators": [dataclasses.asdict(ev.info()) for ev in p.evaluators],
+        "metrics": [dataclasses.asdict(m) for m in metric_infos(p.evaluators)],
+        "dataset": p.dataset_info,
+        "settings": [{"id": s.id, "params": dict(s.params)} for s in p.settings],
+        "seeds": list(p.protocol.seeds),
+        "shard": {"index": options.shard, "count": options.num_shards},
+        "requests": dict(counts),
+        "device": device,
+        "dtype": "float32",
+        "versions": versions(device),
+        "git_commit": _git_commit(),
+        "argv": list(options.argv),
+        "started": started,
+        "finished": finished,
+        "status": status,
+    }
+
+
+def _batches(requests: Sequence[Request], batch_size: int) -> list[list[Request]]:
+    """Consecutive requests of one setting, whole images where possible, at most ``batch_size`` rows."""
+    groups: list[list[Request]] = []
+    for req in requests:
+        if groups and groups[-1][0].sample.id == req.sample.id and groups[-1][0].setting.id == req.setting.id \
+                and len(groups[-1]) < batch_size:
+            groups[-1].append(req)
+        else:
+            groups.append([req])
+    batches: list[list[Request]] = []
+    for group in groups:
+        if batches and batches[-1][0].setting.id == group[0].setting.id and len(batches[-1]) + len(group) <= batch_size:
+            batches[-1].extend(group)
+        else:
+            batches.append(list(group))
+    return batches
+
+
+def _base_record(req: Request, p: Plan, shard: str) -> dict[str, Any]:
+    record = {"request_id": req.request_id, "image_id": req.sample.id, "person": req.sample.person,
+              "source": EMOTIONS[req.sample.label], "source_index": req.sample.label,
+              "target": EMOTIONS[req.target], "target_index": req.target, "seed": req.seed,
+              "setting": req.setting.id}
+    record.update({f"param.{k}": v for k, v in req.setting.params.items()})
+    record.update({"method": p.method.name, "editor": p.method.editor, "output": None, "output_sha256": None,
+                   "runtime_s": None, "status": "ok", "error": None})
+    return record
+
+
+class _BatchRunner:
+    """Edits, saves, scores and records one batch at a time."""
+
+    def __init__(self, p: Plan, store: RunStore, resolution: int):
+        self.p, self.store, self.resolution = p, store, resolution
+        self.metric_names = [m.name for m in metric_infos(p.evaluators)]
+        self.shard = f"{store.shard}/{store.num_shards}"
+
+    def _finish(self, record: dict[str, Any], metrics: Mapping[str, float | None] | None) -> dict[str, Any]:
+        for name in self.metric_names:
+            record[f"metric.{name}"] = None if metrics is None else metrics.get(name)
+        record["shard"] = self.shard
+        return record
+
+    def error_record(self, req: Request, message: str) -> dict[str, Any]:
+        record = _base_record(req, self.p, self.shard)
+        record.update(status="error", error=message)
+        return self._finish(record, None)
+
+    def _edit(self, reqs: list[list[Request]], images: torch.Tensor) -> tuple[EditOutput, list[str | None]]:
+        flat = [r for group in reqs for r in group]
+        sources = [g[0].edit_source for g in reqs]
+        targets = [[r.target for r in g] for g in reqs]
+        seeds = [r.seed for r in flat]
+        params = dict(flat[0].setting.params)
+        edit_by_id = getattr(self.p.editor, "edit_by_id", None)
+        if callable(edit_by_id):  # editors that read finished edits by image id (precomputed)
+            return edit_by_id([g[0].sample.id for g in reqs], images, sources, targets, seeds=seeds, **params)
+        out = self.p.editor.edit_many(images, sources, targets, seeds=seeds, **params)
+        if tuple(out.images.shape) != (len(flat), *images.shape[1:]):
+            raise RuntimeError(f"editor returned shape {tuple(out.images.shape)}, expected "
+                               f"{(len(flat), *images.shape[1:])}")
+        return out, [None] * len(flat)
+
+    def _edit_isolating(self, groups: list[list[Request]], images: torch.Tensor
+                        ) -> list[tuple[Request, torch.Tensor | None, str | None, float]]:
+        """Edit all groups at once; if that fails, one image at a time so one bad image only fails itself."""
+        start = time.perf_counter()
+        try:
+            out, errors = self._edit(groups, images)
+        except Exception as exc:  # noqa: BLE001 - per-row errors are the contract
+            if len(groups) == 1:
+                message = f"editor failed: {type(exc).__name__}: {exc}"
+                return [(r, None, message, 0.0) for r in groups[0]]
+            rows = []
+            for i, group in enumerate(groups):
+                rows.extend(self._edit_isolating([group], images[i:i + 1]))
+            return rows
+        flat = [r for g in groups for r in g]
+        per_row = (time.perf_counter() - start) / max(len(flat), 1)
+        return [(r, out.images[i], errors[i], per_row) for i, r in enumerate(flat)]
+
+    def process(self, batch: list[Request]) -> list[dict[str, Any]]:
+        groups: list[list[Request]] = []
+        for req in batch:
+            if groups and groups[-1][0].sample.id == req.sample.id:
+                groups[-1].append(req)
+            else:
+                groups.append([req])
+        records: list[dict[str, Any]] = []
+        loaded, good_groups = [], []
+        for group in groups:
+            sample = group[0].sample
+            try:
+                image = self.p.dataset.load(sample, self.resolution)
+                if tuple(image.shape) != (3, self.resolution, self.resolution):
+                    raise ValueError(f"dataset gave shape {tuple(image.shape)}, expected "
+                                     f"(3, {self.resolution}, {self.resolution})")
+                image = image.float()
+            except (ImageReadError, OSError, ValueError) as exc:
+                records.extend(self.error_record(r, f"cannot read image {sample.id!r}: {exc}") for r in group)
+                continue
+            loaded.append(image)
+            good_groups.append(group)
+        if not good_groups:
+            return records  # already in request order
+        images = torch.stack(loaded)
+        rows = self._edit_isolating(good_groups, images)
+        source_of = {g[0].sample.id: images[i] for i, g in enumerate(good_groups)}
+        ok = []
+        for req, edit, error, runtime in rows:
+            if edit is None or error is not None:
+                records.append(self.error_record(req, error or "editor returned no image"))
+                continue
+            record = _base_record(req, self.p, self.shard)
+            record["output"] = self.store.output_relpath(req.request_id)
+            record["output_sha256"] = save_png(edit, self.store.run_dir / record["output"])
+            record["runtime_s"] = runtime
+            ok.append((req, record, edit))
+        if ok:
+            records.extend(self._score(ok, source_of))
+        order = {r.request_id: i for i, r in enumerate(batch)}
+        return sorted(records, key=lambda rec: order[rec["request_id"]])
+
+    def _score(self, ok: list[tuple[Request, dict[str, Any], torch.Tensor]],
+               source_of: Mapping[str, torch.Tensor]) -> list[dict[str, Any]]:
+        if not self.p.evaluators:
+            return [self._finish(record, {}) for _, record, _ in ok]
+        sources = torch.stack([source_of[r.sample.id] for r, _, _ in ok])
+        edits = quantize(torch.stack([e for _, _, e in ok]).cpu())
+        batch = make_eval_batch(self.p.dataset, [r.sample for r, _, _ in ok], [r.target for r, _, _ in ok],
+                                sources, edits, self.resolution)
+        values, problem = score_batch(self.p.evaluators, batch)
+        out = []
+        for i, (_, record, _) in enumerate(ok):
+            if problem:
+                record["error"] = f"metrics: {problem}"
+            out.append(self._finish(record, {k: _finite(v[i]) for k, v in values.items()}))
+        return out
+
+
+def make_eval_batch(dataset: Dataset, samples: Sequence[Sample], targets: Sequence[int], sources: torch.Tensor,
+                    edits: torch.Tensor, resolution: int) -> EvalBatch:
+    """An :class:`EvalBatch` with source cache keys and, when the dataset knows them all, references."""
+    refs = []
+    for sample, target in zip(samples, targets):
+        ref = dataset.reference(sample, target, resolution)
+        if ref is None:
+            refs = None
+            break
+        refs.append(ref.float())
+    return EvalBatch(
+        sources=sources, edits=edits,
+        source_labels=torch.tensor([s.label for s in samples], dtype=torch.long),
+        target_labels=torch.tensor(list(targets), dtype=torch.long),
+        source_keys=[pixel_sha256(s) for s in sources],
+        references=torch.stack(refs) if refs else None,
+    )
+
+
+def run(method: MethodCard, protocol: ProtocolCard, options: RunOptions) -> RunResult:
+    """Plan and execute a run (see the module docstring); returns what this invocation did."""
+    if not 0 <= options.shard < options.num_shards:
+        raise UserError(f"--shard: expected 0 <= i < N, got {options.shard}/{options.num_shards}")
+    if options.batch_size < 1:
+        raise UserError(f"--batch-size: expected a positive integer, got {options.batch_size}")
+    if options.limit is not None and options.limit < 0:
+        raise UserError(f"--limit: expected an integer >= 0, got {options.limit}")
+    device = resolve_device(options.device)
+    p = plan(method, protocol, device, quiet=options.quiet)
+    return execute(p, options, device)
+
+
+def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
+    """Edit the pending requests of a :class:`Plan` into its run directory."""
+    run_dir = run_dir_for(p, options)
+    store = RunStore(run_dir, options.shard, options.num_shards)
+    check_existing(run_dir, p, options.overwrite, store)
+    store.open()
+    mine = [r for r in p.requests if in_shard(r.request_id, options.shard, options.num_shards)]
+    if options.limit is not None:
+        mine = mine[: options.limit]
+    done = store.done_ids()
+    pending = [r for r in mine if r.request_id not in done]
+    counts = {"in_shard": len(mine), "already_recorded": len(mine) - len(pending), "limit": options.limit}
+    started = _now()
+    store.write_manifest(_manifest(p, options, device, started, counts, "running", None))
+    runner = _BatchRunner(p, store, p.protocol.resolution)
+    written = errors = 0
+    status = "failed"
+    try:
+        with tqdm(total=len(pending), desc=f"{p.method.name} on {p.protocol.name}", unit="edit",
+                  disable=options.quiet) as bar:
+            for batch in _batches(pending, options.batch_size):
+                records = runner.process(batch)
+                store.append(records)
+                written += len(records)
+                errors += sum(r["status"] == "error" for r in records)
+                bar.update(len(batch))
+        status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        counts = {**counts, "written": written, "errors": errors}
+        store.write_manifest(_manifest(p, options, device, started, counts, status, _now()))
+    return RunResult(run_dir, len(mine), len(mine) - len(pending), written, errors)
+
+
+def shard_from_env(environ: Mapping[str, str]) -> tuple[int, int] | None:
+    """``(RANK, WORLD_SIZE)`` under torchrun, else None.
+
+    Example:
+        >>> shard_from_env({"RANK": "1", "WORLD_SIZE": "4"}), shard_from_env({})
+        ((1, 4), None)
+    """
+    if "RANK" in environ and "WORLD_SIZE" in environ:
+        try:
+            return int(environ["RANK"]), int(environ["WORLD_SIZE"])
+        except ValueError as exc:
+            raise UserError(f"RANK/WORLD_SIZE: expected integers, got {environ['RANK']!r}/"
+                            f"{environ['WORLD_SIZE']!r}") from exc
+    return None
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/N"`` → ``(i, N)`` with ``0 <= i < N``.
+
+    Example:
+        >>> parse_shard("1/4")
+        (1, 4)
+    """
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        raise UserError(f"--shard: expected i/N (e.g. 0/4), got {text!r}") from None
+    if not sep or n < 1 or not 0 <= i < n:
+        raise UserError(f"--shard: expected i/N with 0 <= i < N, got {text!r}")
+    return i, n
+

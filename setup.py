@@ -1,0 +1,11 @@
+"""Packaging glue that pyproject.toml cannot express on its own.
+
+The built-in cards live in the top-level ``methods/`` and ``protocols/`` folders (the
+project layout) and ship inside the wheel as the data packages
+``emobench._cards.methods`` / ``emobench._cards.protocols`` (``package-dir`` in
+pyproject.toml maps them); ``emobench.cards`` finds them with ``importlib.resources``.
+"""
+
+from setuptools import find_packages, setup
+
+setup(packages=find_packages(include=["emobench*"]) + ["emobench._cards.methods", "emobench._cards.protocols"])

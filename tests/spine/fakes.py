@@ -1,0 +1,143 @@
+"""Tiny stand-ins registered under test-only names (the real evaluators live on other branches).
+
+``register()`` adds them to the global registries; the targets are importable module paths
+so a subprocess can register them too (see ``slow_cli.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from emobench.datasets import DATASETS
+from emobench.datasets.base import Dataset, Sample
+from emobench.editors import EDITORS
+from emobench.editors.base import EditOutput, Editor, NoOptions, options_from_mapping
+from emobench.evaluators import EVALUATORS
+from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
+from emobench.imageio import ImageReadError
+from emobench.labels import EMOTIONS
+
+
+def register() -> None:
+    DATASETS.register("fake-faces", "tests.spine.fakes:FakeFaces")
+    EVALUATORS.register("fake-mae", "tests.spine.fakes:FakeMAE")
+    EVALUATORS.register("fake-broken", "tests.spine.fakes:BrokenEvaluator")
+    EDITORS.register("fake-shift", "tests.spine.fakes:ShiftEditor")
+    EDITORS.register("fake-slow", "tests.spine.fakes:SlowEditor")
+
+
+@dataclass(frozen=True)
+class FakeFacesOptions:
+    per_class: int = 2
+    seed: int = 0
+    broken: tuple[str, ...] | list[str] = ()  # ids whose load raises ImageReadError
+
+
+class FakeFaces(Dataset):
+    """Random-colour images, all 8 labels, with a known 'true target' reference."""
+
+    name = "fake-faces"
+
+    def __init__(self, options: FakeFacesOptions):
+        self.options = options
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any]) -> "FakeFaces":
+        return cls(options_from_mapping(FakeFacesOptions, options, "options of fake-faces"))
+
+    def samples(self) -> Sequence[Sample]:
+        return [Sample(f"p{i}_{EMOTIONS[label]}", label, f"p{i}") for i in range(self.options.per_class) for label in range(8)]
+
+    def _render(self, key: str, resolution: int) -> torch.Tensor:
+        seed = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) + self.options.seed
+        g = torch.Generator().manual_seed(seed)
+        return torch.rand(3, resolution, resolution, generator=g)
+
+    def load(self, sample: Sample, resolution: int) -> torch.Tensor:
+        if sample.id in self.options.broken:
+            raise ImageReadError(f"{sample.id}: not a readable image (fake)")
+        return self._render(sample.id, resolution)
+
+    def reference(self, sample: Sample, target: int, resolution: int) -> torch.Tensor | None:
+        return self._render(f"{sample.person}_{target}", resolution)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "per_class": self.options.per_class}
+
+
+class FakeMAE(Evaluator):
+    name = "fake-mae"
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], device: torch.device | str = "cpu") -> "FakeMAE":
+        options_from_mapping(NoOptions, options, "options of fake-mae")
+        return cls()
+
+    def info(self) -> EvaluatorInfo:
+        return EvaluatorInfo("fake-mae", "numpy", {}, {})
+
+    def metrics(self) -> list[MetricInfo]:
+        return [MetricInfo("mae", False, "mean abs difference to the source"),
+                MetricInfo("ref_mae", False, "mean abs difference to the reference")]
+
+    def evaluate(self, batch: EvalBatch) -> dict[str, np.ndarray]:
+        mae = (batch.sources - batch.edits).abs().flatten(1).mean(1).double().numpy()
+        if batch.references is None:
+            ref = np.full(batch.size, np.nan)
+        else:
+            ref = (batch.references - batch.edits).abs().flatten(1).mean(1).double().numpy()
+        return {"mae": mae, "ref_mae": ref}
+
+
+class BrokenEvaluator(FakeMAE):
+    def metrics(self) -> list[MetricInfo]:
+        return [MetricInfo("broken", True)]
+
+    def evaluate(self, batch: EvalBatch) -> dict[str, np.ndarray]:
+        raise RuntimeError("this evaluator always fails")
+
+
+@dataclass(frozen=True)
+class ShiftParams:
+    amount: float = 0.1
+    fail_above: float = 2.0  # images whose mean exceeds this make the editor raise
+
+
+class ShiftEditor(Editor):
+    """Adds ``amount * (target+1)/8`` plus per-seed noise: deterministic, batch-invariant."""
+
+    Params = ShiftParams
+
+    @classmethod
+    def from_config(cls, init: Mapping[str, Any], device: torch.device | str = "cpu") -> "ShiftEditor":
+        options_from_mapping(NoOptions, init, "init of fake-shift")
+        return cls()
+
+    def identity(self) -> dict[str, Any]:
+        return {"editor": "fake-shift", "checkpoints": {}}
+
+    def _edit(self, images, source_labels, target_labels, seeds, params) -> EditOutput:
+        if float(images.flatten(1).mean(1).max()) > params.fail_above:
+            raise RuntimeError("image too bright for this editor")
+        from emobench.editors.base import per_sample_noise
+
+        noise = per_sample_noise(images.shape[1:], seeds) * 0.01
+        shift = params.amount * (target_labels.float() + 1) / 8
+        return EditOutput(images=(images + shift[:, None, None, None] + noise).clamp(0, 1))
+
+
+class SlowEditor(ShiftEditor):
+    """ShiftEditor that sleeps per image, so a test can kill a run mid-way."""
+
+    def identity(self) -> dict[str, Any]:
+        return {"editor": "fake-slow", "checkpoints": {}}
+
+    def _edit(self, images, source_labels, target_labels, seeds, params) -> EditOutput:
+        time.sleep(0.03 * images.shape[0])
+        return super()._edit(images, source_labels, target_labels, seeds, params)
