@@ -25,10 +25,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import importlib
 import json
 import sys
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
@@ -118,16 +118,16 @@ class ProtocolCard:
 def builtin_dir(kind: str) -> Path | None:
     """Folder of the built-in cards of ``kind`` (``"methods"`` or ``"protocols"``).
 
-    A built wheel has them as ``emobench._cards.<kind>``; a source checkout has the
+    A built wheel has them as the data package ``emobench._cards.<kind>``; a source checkout has the
     top-level folder beside the package.
     """
     if kind not in KINDS:
         raise ValueError(f"expected one of {KINDS}, got {kind!r}")
-    try:
-        packaged = resources.files(f"emobench._cards.{kind}")
-        if packaged.is_dir():
-            return Path(str(packaged))
-    except (ModuleNotFoundError, TypeError):
+    try:  # a data folder without __init__.py is a namespace package: use its __path__
+        for entry in importlib.import_module(f"emobench._cards.{kind}").__path__:
+            if Path(entry).is_dir():
+                return Path(entry)
+    except ModuleNotFoundError:
         pass
     checkout = Path(__file__).resolve().parents[1] / kind
     return checkout if checkout.is_dir() else None

@@ -118,6 +118,9 @@ class RunStore:
     def open(self) -> None:
         """Create the folders and cut a truncated last line off this shard's records file."""
         self.edits_dir.mkdir(parents=True, exist_ok=True)
+        if self.num_shards == 1:  # PNGs half-written by a killed run; shards may be writing theirs right now
+            for tmp in self.edits_dir.glob(".tmp-*"):
+                tmp.unlink(missing_ok=True)
         if not self.records_path.is_file():
             return
         data = self.records_path.read_bytes()

@@ -1,0 +1,50 @@
+"""The built wheel carries the built-in cards, and emobench finds them there."""
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    pytest.importorskip("setuptools")
+    src = tmp_path_factory.mktemp("src")
+    # build from a copy so build/ and *.egg-info never land in the checkout
+    for name in ("emobench", "methods", "protocols"):
+        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
+        if (REPO / name).exists():
+            shutil.copy(REPO / name, src / name)
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                           "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (whl,) = out.glob("emobench-*.whl")
+    return whl
+
+
+def test_wheel_contains_cards(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    for card in list((REPO / "methods").glob("*.toml")) + list((REPO / "protocols").glob("*.toml")):
+        assert f"emobench/_cards/{card.parent.name}/{card.name}" in names
+    assert "emobench/cli.py" in names and "emobench/editors/identity.py" in names
+    assert not any(n.startswith(("methods/", "protocols/", "tests/")) for n in names)
+
+
+def test_installed_wheel_finds_cards(wheel, tmp_path):
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = ("import emobench.cards as c; print(c.builtin_dir('methods')); print(c.load_method('identity').title); "
+            "print(c.load_protocol('synthetic').dataset)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": ""},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    folder, title, dataset = proc.stdout.split("\n")[:3]
+    assert Path(folder) == site / "emobench" / "_cards" / "methods"
+    assert title == "Identity (no edit)" and dataset == "synthetic"
