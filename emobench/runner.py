@@ -203,9 +203,15 @@ def plan(method: MethodCard, protocol: ProtocolCard, device: str = "cpu", quiet:
     requests = build_requests(samples, keys, targets=protocol.targets, seeds=protocol.seeds, settings=settings,
                               method_key=method_key, resolution=protocol.resolution)
     evaluators = build_evaluators(protocol, device)
-    config = {"method": {**method.config(), "identity": identity}, "protocol": protocol.config()}
+    # Resolved settings and the image content are part of the config: a changed editor default or a
+    # changed image must not append to the records of the old run.
+    content = hashlib.sha256("\n".join(f"{i}\t{keys[i]}" for i in ids).encode()).hexdigest()
+    config = {"method": {**method.config(), "identity": identity}, "protocol": protocol.config(),
+              "settings": [{"id": s.id, "params": dict(s.params)} for s in settings],
+              "images_sha256": content}
     dataset_info = {**dataset.describe(), "num_images": len(samples),
-                    "id_list_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
+                    "id_list_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
+                    "content_sha256": content}
     return Plan(method, protocol, editor, dataset, evaluators, settings, requests, config, config_hash(config),
                 dataset_info)
 

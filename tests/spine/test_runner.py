@@ -174,3 +174,20 @@ def test_bad_options(cards_dir, tmp_path):
         if torch.cuda.is_available():
             raise UserError("CUDA is not available (skipped)")
         _run(cards_dir, tmp_path, device="cuda")
+
+
+def test_changed_image_content_gives_a_new_run_dir(tmp_path):
+    from emobench.imageio import save_png
+
+    faces = tmp_path / "faces"
+    save_png(torch.zeros(3, 8, 8), faces / "neutral" / "a.png")
+    sets = [f"dataset.root={faces}", "protocol.evaluators=[]", "resolution=8"]
+    first = run(*apply_overrides(load_method("identity"), load_protocol("folder"), sets),
+                RunOptions(out=tmp_path / "runs", quiet=True))
+    save_png(torch.ones(3, 8, 8), faces / "neutral" / "a.png")
+    second = run(*apply_overrides(load_method("identity"), load_protocol("folder"), sets),
+                 RunOptions(out=tmp_path / "runs", quiet=True))
+    assert first.run_dir != second.run_dir and second.written == 6
+    with pytest.raises(UserError, match=r"images_sha256: "):
+        run(*apply_overrides(load_method("identity"), load_protocol("folder"), sets + ["protocol.resolution=8"]),
+            RunOptions(run_dir=first.run_dir, quiet=True))
