@@ -99,3 +99,19 @@ def test_score_command(tmp_path, cards_dir, capsys):
     assert "rescored 10 edits" in capsys.readouterr().out
     assert main(["report", str(tmp_path)]) == 0
     assert "10 ok / 10 records" in capsys.readouterr().out
+
+
+def test_folder_protocol_on_the_shared_london_set(shared_data, tmp_path, capsys):
+    london = shared_data / "london_256"
+    if not (london / "neutral").is_dir():
+        pytest.skip(f"London set not found at {london}")
+    argv = ["run", "--method", "identity", "--protocol", "folder", "--set", f"dataset.root={london}",
+            "--set", "per_class=2", "--set", "protocol.evaluators=[]", "--set", "resolution=64",
+            "--out", str(tmp_path), "--quiet", "--device", "cpu"]
+    assert main(argv) == 0
+    run_dir = Path(capsys.readouterr().out.split(":")[0])
+    records = read_run(run_dir)
+    assert len(records) == 2 * 6 + 2 * 5 and all(r["status"] == "ok" for r in records)
+    assert {r["image_id"] for r in records} == {"neutral/001", "neutral/002", "happy/001", "happy/002"}
+    assert main(argv) == 0  # resumes: nothing new
+    assert "0 new records" in capsys.readouterr().out
