@@ -124,6 +124,10 @@ def _lookup(registry: Any, name: str, where: str) -> Any:
         return registry.get(name)
     except UnknownNameError as exc:
         raise UserError(f"{where}: {exc}") from exc
+    except ImportError as exc:  # a registered plugin whose module or optional dependency is not installed
+        raise UserError(f"{where}: {registry.kind} {name!r} is registered as {registry.target(name)!r} but cannot "
+                        f"be imported ({type(exc).__name__}: {exc}); is the package or extra that provides it "
+                        f"installed?") from exc
 
 
 def build_editor(method: MethodCard, device: str) -> Editor:

@@ -191,3 +191,11 @@ def test_changed_image_content_gives_a_new_run_dir(tmp_path):
     with pytest.raises(UserError, match=r"images_sha256: "):
         run(*apply_overrides(load_method("identity"), load_protocol("folder"), sets + ["protocol.resolution=8"]),
             RunOptions(run_dir=first.run_dir, quiet=True))
+
+
+def test_registered_but_missing_module_is_a_clear_error(cards_dir, tmp_path):
+    from emobench.datasets import DATASETS
+
+    DATASETS.register("fake-missing", "emobench_no_such_module.x:Dataset")
+    with pytest.raises(UserError, match=r"dataset 'fake-missing' is registered as .* but cannot be imported"):
+        _run(cards_dir, tmp_path, sets=["protocol.dataset=fake-missing"])
