@@ -523,11 +523,13 @@ def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
     check_existing(run_dir, p, options.overwrite, store)
     store.open()
     mine = [r for r in p.requests if in_shard(r.request_id, options.shard, options.num_shards)]
+    shard_total = len(mine)
     if options.limit is not None:
         mine = mine[: options.limit]
     done = store.done_ids()
     pending = [r for r in mine if r.request_id not in done]
-    counts = {"in_shard": len(mine), "already_recorded": len(mine) - len(pending), "limit": options.limit}
+    counts = {"in_shard": shard_total, "selected": len(mine), "already_recorded": len(mine) - len(pending),
+              "limit": options.limit}
     started = _now()
     store.write_manifest(_manifest(p, options, device, started, counts, "running", None))
     runner = _BatchRunner(p, store, p.protocol.resolution)
@@ -542,7 +544,8 @@ def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
                 written += len(records)
                 errors += sum(r["status"] == "error" for r in records)
                 bar.update(len(batch))
-        status = "finished"
+        # "partial": --limit left requests of this shard for a later invocation
+        status = "finished" if len(mine) == shard_total else "partial"
     except KeyboardInterrupt:
         status = "interrupted"
         raise

@@ -61,7 +61,7 @@ def test_resume_skips_and_limit_then_full_equals_clean(cards_dir, tmp_path):
     again = _run(cards_dir, tmp_path / "a")
     assert again.written == 0 and again.skipped == 10
     part = _run(cards_dir, tmp_path / "b", limit=3, batch_size=2)
-    assert part.written == 3
+    assert part.written == 3 and read_manifest(part.run_dir)["status"] == "partial"
     rest = _run(cards_dir, tmp_path / "b", batch_size=3)
     assert rest.written == 7 and rest.skipped == 3
     a, b = read_run(clean.run_dir), read_run(rest.run_dir)
