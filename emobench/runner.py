@@ -67,6 +67,7 @@ class RunOptions:
     batch_size: int = 16
     device: str = "cpu"
     overwrite: bool = False
+    retry_errors: bool = False  # redo requests whose only records are status="error" (a new row is appended)
     quiet: bool = False
     argv: tuple[str, ...] = ()
 
@@ -413,6 +414,8 @@ class _BatchRunner:
         start = time.perf_counter()
         try:
             out, errors = self._edit(groups, images)
+        except (torch.cuda.OutOfMemoryError, MemoryError):
+            raise  # not a problem of these images: the user lowers --batch-size or changes --device
         except Exception as exc:  # noqa: BLE001 - per-row errors are the contract
             if len(groups) == 1:
                 message = f"editor failed: {type(exc).__name__}: {exc}"
@@ -526,7 +529,7 @@ def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
     shard_total = len(mine)
     if options.limit is not None:
         mine = mine[: options.limit]
-    done = store.done_ids()
+    done = store.done_ids(ok_only=options.retry_errors)
     pending = [r for r in mine if r.request_id not in done]
     counts = {"in_shard": shard_total, "selected": len(mine), "already_recorded": len(mine) - len(pending),
               "limit": options.limit}

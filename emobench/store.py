@@ -93,8 +93,16 @@ def manifest_files(run_dir: Path) -> list[Path]:
 
 
 def read_run(run_dir: Path) -> list[dict[str, Any]]:
-    """All records of a run, shards merged in file order."""
-    return [r for path in record_files(run_dir) for r in read_records(path)]
+    """All records of a run, shards merged in file order, one per request id.
+
+    A request retried with ``--retry-errors`` has several rows; the last one written wins
+    (at the position of the first).
+    """
+    latest: dict[Any, dict[str, Any]] = {}
+    for path in record_files(run_dir):
+        for i, record in enumerate(read_records(path)):
+            latest[record.get("request_id", (path.name, i))] = record
+    return list(latest.values())
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
@@ -143,9 +151,10 @@ class RunStore:
         """Where an edit lives, relative to the run directory (the ``output`` column)."""
         return f"edits/{request_id}.png"
 
-    def done_ids(self) -> set[str]:
-        """Request ids recorded by any shard (resume skips them)."""
-        return {r["request_id"] for r in read_run(self.run_dir) if "request_id" in r}
+    def done_ids(self, ok_only: bool = False) -> set[str]:
+        """Request ids recorded by any shard (resume skips them); ``ok_only``: only rows with status ok."""
+        return {r["request_id"] for r in read_run(self.run_dir)
+                if "request_id" in r and (not ok_only or r.get("status") == "ok")}
 
     def append(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Append records as JSON lines; flushed and fsynced before returning."""

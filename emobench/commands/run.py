@@ -48,6 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--overwrite", action="store_true",
                    help="delete the run directory's records and edits first (also when its config differs)")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="on resume, redo requests recorded with status=error (their new row supersedes the old)")
     p.add_argument("--quiet", action="store_true", help="no progress bars, only the summary line")
     p.set_defaults(func=run)
     return p
@@ -76,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     method, protocol = apply_overrides(method, protocol, args.sets, init_fields=init_fields, param_fields=param_fields)
     options = RunOptions(out=Path(args.out), run_dir=Path(args.run_dir) if args.run_dir else None, shard=shard,
                          num_shards=num_shards, limit=args.limit, batch_size=args.batch_size, device=args.device,
-                         overwrite=args.overwrite, quiet=args.quiet, argv=tuple(sys.argv))
+                         overwrite=args.overwrite, retry_errors=args.retry_errors, quiet=args.quiet,
+                         argv=tuple(sys.argv))
     result = run_method(method, protocol, options)
     shard_text = f" (shard {shard}/{num_shards})" if num_shards > 1 else ""
     print(f"{result.run_dir}: {result.written} new records ({result.errors} errors), "

@@ -199,3 +199,26 @@ def test_registered_but_missing_module_is_a_clear_error(cards_dir, tmp_path):
     DATASETS.register("fake-missing", "emobench_no_such_module.x:Dataset")
     with pytest.raises(UserError, match=r"dataset 'fake-missing' is registered as .* but cannot be imported"):
         _run(cards_dir, tmp_path, sets=["protocol.dataset=fake-missing"])
+
+
+def test_retry_errors_supersedes_error_rows(cards_dir, tmp_path, monkeypatch):
+    from tests.spine.fakes import ShiftEditor
+
+    real_edit = ShiftEditor._edit
+
+    def flaky(self, images, source_labels, target_labels, seeds, params):
+        if float(images[0].mean()) < 0.5:  # fails on some images, on this run only
+            raise RuntimeError("transient failure")
+        return real_edit(self, images, source_labels, target_labels, seeds, params)
+
+    monkeypatch.setattr(ShiftEditor, "_edit", flaky)
+    first = _run(cards_dir, tmp_path)
+    assert 0 < first.errors < 10
+    monkeypatch.setattr(ShiftEditor, "_edit", real_edit)
+    assert _run(cards_dir, tmp_path).written == 0  # plain resume keeps the error rows
+    again = _run(cards_dir, tmp_path, retry_errors=True)
+    assert again.written == first.errors and again.errors == 0
+    records = read_run(first.run_dir)
+    assert len(records) == 10 and all(r["status"] == "ok" for r in records)
+    lines = record_files(first.run_dir)[0].read_text().splitlines()
+    assert len(lines) == 10 + first.errors
