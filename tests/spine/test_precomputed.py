@@ -1,11 +1,9 @@
-from pathlib import Path
 
 import pytest
 import torch
 
 from emobench.cards import apply_overrides, load_method, load_protocol
 from emobench.editors.precomputed import PrecomputedEditor
-from emobench.errors import UserError
 from emobench.imageio import load_image, save_png
 from emobench.runner import RunOptions, run
 from emobench.store import read_run
