@@ -1,0 +1,167 @@
+"""``identity``: CSIM, the cosine of L2-normalised face embeddings of source vs edit.
+
+Backends (onnxruntime, batched):
+  * ``sface`` (offline default): OpenCV Zoo SFace, 128-d, input 112×112 RGB in 0..255.
+  * ``insightface``: any ArcFace/CosFace ONNX with buffalo_l's ``w600k_r50.onnx`` signature
+    (N×3×112×112 RGB, ``(x − 127.5) / 127.5`` → 512-d), e.g. a Glint360K r50/r100 (the paper's).
+
+Faces are found by YuNet and warped to the ArcFace 5-point template. On aligned crops
+where the detector finds nothing (small or synthetic faces) the ``on_no_face`` policy
+decides: ``center`` embeds the whole crop resized to 112 (and ``face_detected`` is 0),
+``nan`` leaves CSIM undefined. The released paper script forgot to L2-normalise; we do not.
+
+Example:
+    >>> import torch
+    >>> ev = IdentityEvaluator.from_config({})  # doctest: +SKIP
+    >>> x = torch.rand(2, 3, 128, 128)  # doctest: +SKIP
+    >>> ev.evaluate(EvalBatch(x, x, torch.tensor([0, 0]), torch.tensor([1, 1])))["csim"].round(3)  # doctest: +SKIP
+    array([1., 1.])
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from emobench.editors.base import options_from_mapping
+from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
+from emobench.faces.align import arcface_align
+from emobench.faces.detect import YuNetDetector, choose_face
+from emobench.imageio import to_uint8
+from emobench.weights import ASSETS, resolve, sha256_file
+
+BACKENDS = ("sface", "insightface")
+
+
+@dataclass(frozen=True)
+class IdentityOptions:
+    """backend: sface | insightface; model: ONNX path (insightface; sface defaults to the asset);
+    detect: find and align faces; on_no_face: center | nan; face_policy: largest | error; cache_size: source embeddings kept."""
+
+    backend: str = "sface"
+    model: str = ""
+    detect: bool = True
+    on_no_face: str = "center"
+    face_policy: str = "largest"
+    cache_size: int = 4096
+
+
+def onnx_session(path: Path):
+    """An onnxruntime session with unused graph inputs dropped and a dynamic batch dimension.
+
+    SFace lists its weights as graph inputs, which OpenCV 5's DNN and onnxruntime's batch
+    handling trip over; removing them (they are initializers) and freeing dim 0 fixes both.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(path))
+    used = {name for node in model.graph.node for name in node.input}
+    inits = {i.name for i in model.graph.initializer}
+    keep = [i for i in model.graph.input if i.name not in inits and i.name in used]
+    del model.graph.input[:]
+    model.graph.input.extend(keep)
+    if len(keep) != 1:
+        raise ValueError(f"{path}: expected one image input, got {[i.name for i in keep]}")
+    for value in list(model.graph.input) + list(model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims:
+            dims[0].dim_param = "N"
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+class IdentityEvaluator(Evaluator):
+    """Identity similarity between each source and its edit."""
+
+    name = "identity"
+
+    def __init__(self, options: IdentityOptions, device: torch.device | str = "cpu"):
+        if options.backend not in BACKENDS:
+            raise ValueError(f"identity: backend must be one of {', '.join(BACKENDS)}, got {options.backend!r}")
+        if options.on_no_face not in ("center", "nan"):
+            raise ValueError(f"identity: on_no_face must be 'center' or 'nan', got {options.on_no_face!r}")
+        if options.backend == "insightface" and not options.model:
+            raise ValueError("identity: backend 'insightface' needs model=PATH to an ArcFace/CosFace ONNX file "
+                             "(e.g. buffalo_l's w600k_r50.onnx or a Glint360K r100)")
+        self.options = options
+        path = Path(options.model).expanduser() if options.model else resolve("sface")
+        if not path.is_file():
+            raise FileNotFoundError(f"identity: model file {path} not found")
+        self.model_path = path
+        self.sha256 = ASSETS["sface"].sha256 if not options.model else sha256_file(path)
+        self._session = onnx_session(path)
+        self._input = self._session.get_inputs()[0].name
+        self._detector = YuNetDetector.from_weights() if options.detect else None
+        self._cache: OrderedDict[str, tuple[np.ndarray, float]] = OrderedDict()
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], device: torch.device | str = "cpu") -> "IdentityEvaluator":
+        return cls(options_from_mapping(IdentityOptions, options, "identity evaluator options"), device)
+
+    def info(self) -> EvaluatorInfo:
+        weights = {self.model_path.name: self.sha256}
+        if self._detector is not None:
+            weights[ASSETS["yunet"].relpath] = ASSETS["yunet"].sha256
+        return EvaluatorInfo(self.name, self.options.backend, weights,
+                             {"detect": self.options.detect, "on_no_face": self.options.on_no_face,
+                              "alignment": "arcface-5pt-112"})
+
+    def metrics(self) -> list[MetricInfo]:
+        return [MetricInfo("csim", True, f"cosine identity similarity source vs edit ({self.options.backend})"),
+                MetricInfo("face_detected", True, "1 if a face was detected in the edit, else 0")]
+
+    def _crop(self, image: torch.Tensor) -> tuple[np.ndarray, bool]:
+        """112×112 RGB uint8 crop and whether a face was detected."""
+        import cv2
+
+        rgb = to_uint8(image)
+        if self._detector is not None:
+            faces = self._detector.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+            if faces:
+                face = choose_face(faces, self.options.face_policy)
+                return arcface_align(rgb, face.landmarks, 112), True
+        return cv2.resize(rgb, (112, 112), interpolation=cv2.INTER_AREA), False
+
+    def embed(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """L2-normalised embeddings ``(N, D)`` and detection flags ``(N,)`` of a batch in [0, 1]."""
+        crops, found = zip(*(self._crop(img) for img in images))
+        x = np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2)
+        if self.options.backend == "insightface":
+            x = (x - 127.5) / 127.5
+        emb = self._session.run(None, {self._input: np.ascontiguousarray(x)})[0].astype(np.float64)
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True) + 1e-12
+        return emb, np.array(found, dtype=np.float64)
+
+    def _source_embeddings(self, batch: EvalBatch) -> tuple[np.ndarray, np.ndarray]:
+        keys = list(batch.source_keys) if batch.source_keys is not None else [None] * batch.size
+        missing = [i for i, k in enumerate(keys) if k is None or k not in self._cache]
+        emb = [None] * batch.size
+        found = np.zeros(batch.size)
+        if missing:
+            e, f = self.embed(batch.sources[missing])
+            for j, i in enumerate(missing):
+                emb[i], found[i] = e[j], f[j]
+                if keys[i] is not None:
+                    self._cache[keys[i]] = (e[j], f[j])
+                    while len(self._cache) > self.options.cache_size:
+                        self._cache.popitem(last=False)
+        for i, k in enumerate(keys):
+            if emb[i] is None:
+                emb[i], found[i] = self._cache[k]
+                self._cache.move_to_end(k)
+        return np.stack(emb), found
+
+    def evaluate(self, batch: EvalBatch) -> dict[str, np.ndarray]:
+        src, src_found = self._source_embeddings(batch)
+        edit, edit_found = self.embed(batch.edits)
+        csim = (src * edit).sum(1)
+        if self.options.on_no_face == "nan":
+            csim = np.where((src_found > 0) & (edit_found > 0), csim, np.nan)
+        return {"csim": csim, "face_detected": edit_found}

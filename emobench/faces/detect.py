@@ -1,0 +1,84 @@
+"""Face detection with 5 landmarks: YuNet through ``cv2.FaceDetectorYN`` (offline default).
+
+Landmark order (YuNet's): right eye, left eye (from the viewer: the eye on the image's
+left first), nose tip, right mouth corner, left mouth corner — the ArcFace template order.
+
+Example:
+    >>> import numpy as np
+    >>> det = YuNetDetector.from_weights()  # doctest: +SKIP
+    >>> det.detect(np.zeros((128, 128, 3), np.uint8))  # doctest: +SKIP
+    []
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emobench.weights import resolve
+
+
+class NoFaceError(ValueError):
+    """No face (or, under the ``error`` policy, more than one) was found in an image."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detection: ``box`` (x, y, w, h) in pixels, ``landmarks`` (5, 2) x/y in pixels, ``score``."""
+
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray
+    score: float
+
+    @property
+    def area(self) -> float:
+        return self.box[2] * self.box[3]
+
+
+class YuNetDetector:
+    """YuNet (OpenCV Zoo, 2023mar int8) face detector."""
+
+    def __init__(self, model_path: Path, score_threshold: float = 0.6, nms_threshold: float = 0.3):
+        import cv2
+
+        self._cv2 = cv2
+        self.model_path = Path(model_path)
+        self._net = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, nms_threshold, 50)
+
+    @classmethod
+    def from_weights(cls, score_threshold: float = 0.6) -> "YuNetDetector":
+        """The detector from the weights manager (asset ``yunet``)."""
+        return cls(resolve("yunet"), score_threshold)
+
+    def detect(self, image_bgr: np.ndarray) -> list[Face]:
+        """Every face in an ``(H, W, 3)`` uint8 BGR image, best score first."""
+        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+            raise ValueError(f"expected an (H, W, 3) uint8 BGR image, got {image_bgr.shape} {image_bgr.dtype}")
+        h, w = image_bgr.shape[:2]
+        self._net.setInputSize((w, h))
+        _, rows = self._net.detect(np.ascontiguousarray(image_bgr))
+        if rows is None:
+            return []
+        faces = [Face(tuple(map(float, r[:4])), r[4:14].reshape(5, 2).astype(np.float64), float(r[14])) for r in rows]
+        return sorted(faces, key=lambda f: -f.score)
+
+
+def choose_face(faces: list[Face], policy: str, where: str = "image") -> Face:
+    """Pick one face: ``largest`` (default policy) or ``error`` when there is not exactly one.
+
+    Example:
+        >>> f = Face((0, 0, 10, 10), np.zeros((5, 2)), 0.9)
+        >>> choose_face([f], "error") is f
+        True
+    """
+    if not faces:
+        raise NoFaceError(f"{where}: no face found")
+    if policy == "largest":
+        return max(faces, key=lambda f: f.area)
+    if policy == "error":
+        if len(faces) > 1:
+            raise NoFaceError(f"{where}: {len(faces)} faces found, expected one (policy 'error'; use 'largest')")
+        return faces[0]
+    raise ValueError(f"face policy must be 'largest' or 'error', got {policy!r}")
