@@ -96,6 +96,13 @@ ASSETS: dict[str, Asset] = {
         _asset("taef2-decoder", "taesd/taef2_decoder.pth",
                "0a44a31e1ae59eb9dbf9359d24942fd3ef5928162c1800d97a28c61d51be0ab5", 2704756, "MIT",
                "TAEF2 tiny autoencoder decoder", "https://github.com/madebyollin/taesd/raw/main/taef2_decoder.pth"),
+        # HSEmotion (Savchenko): whole pickled timm EfficientNets, Apache-2.0 code / model licence per
+        # the authors' repository. Their sha256 could not be pinned here (no network): recorded on use.
+        *(_asset(f"hsemotion-{m}", f"hsemotion/{m}.pt", None, None, "Apache-2.0",
+                 f"HSEmotion {m} AffectNet emotion classifier (whole pickled timm model)",
+                 "https://github.com/HSE-asavchenko/face-emotion-recognition/blob/main/models/affectnet_emotions/"
+                 f"{m}.pt?raw=true")
+          for m in ("enet_b0_8_best_vgaf", "enet_b0_8_best_afew", "enet_b2_8", "enet_b2_7")),
         _asset("mtcnn-pnet", "mtcnn/pnet.pt",
                "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f", 28570, "MIT",
                "MTCNN P-Net", "pypi:facenet-pytorch==2.6.0#facenet_pytorch/data/pnet.pt"),

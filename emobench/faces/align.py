@@ -53,23 +53,25 @@ def arcface_align(image: np.ndarray, landmarks: np.ndarray, size: int = 112) -> 
     return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def eye_line_align(image: np.ndarray, landmarks: np.ndarray, size: int = 128, margin: float = 1.0) -> np.ndarray:
-    """The paper's crop: rotate so the eye line is horizontal (reflect padding), square crop, resize.
+# Eye centres of the paper-style crop at 128 px: eye line horizontal, the face filling the crop
+# like the released preprocessing (FAN box, square, resize).
+EYE_TEMPLATE_128 = np.array([[49.0, 54.0], [79.0, 54.0]])
 
-    The crop is centred between the eyes and the mouth and spans ``(1 + margin)`` × the
-    eye-to-mouth box, like the FAN-based preprocessing of the released code.
+
+def eye_line_matrix(landmarks: np.ndarray, size: int = 128) -> np.ndarray:
+    """The 2×3 warp of the paper-style crop: rotation that levels the eyes, square crop, resize."""
+    return similarity_matrix(np.asarray(landmarks)[:2], EYE_TEMPLATE_128 * (size / 128.0))
+
+
+def eye_line_align(image: np.ndarray, landmarks: np.ndarray, size: int = 128) -> np.ndarray:
+    """The paper's alignment: eye line horizontal (reflect padding), square crop, resize to ``size``.
+
+    Example:
+        >>> img = np.zeros((300, 300, 3), np.uint8)
+        >>> eye_line_align(img, np.array([[100., 120], [160, 110], [0, 0], [0, 0], [0, 0]])).shape
+        (128, 128, 3)
     """
     import cv2
 
-    eyes = landmarks[:2]
-    centre_eye = eyes.mean(0)
-    dx, dy = eyes[1] - eyes[0]
-    angle = np.degrees(np.arctan2(dy, dx))
-    centre = (landmarks[:2].mean(0) + landmarks[3:5].mean(0)) / 2
-    rot = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), float(angle), 1.0)
-    rotated = cv2.warpAffine(image, rot, (image.shape[1], image.shape[0]), borderMode=cv2.BORDER_REFLECT)
-    span = max(np.linalg.norm(eyes[1] - eyes[0]) * 2.2, np.linalg.norm(landmarks[3:5].mean(0) - centre_eye) * 2.6)
-    half = span * (1 + margin) / 2
-    x0, y0 = centre[0] - half, centre[1] - half
-    crop = np.array([[size / (2 * half), 0, -x0 * size / (2 * half)], [0, size / (2 * half), -y0 * size / (2 * half)]])
-    return cv2.warpAffine(rotated, crop, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+    m = eye_line_matrix(landmarks, size)
+    return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)

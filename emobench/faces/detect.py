@@ -64,6 +64,37 @@ class YuNetDetector:
         faces = [Face(tuple(map(float, r[:4])), r[4:14].reshape(5, 2).astype(np.float64), float(r[14])) for r in rows]
         return sorted(faces, key=lambda f: -f.score)
 
+    def refine(self, image_bgr: np.ndarray, face: Face, scales: tuple[float, ...] = (1.0, 0.75, 0.5)) -> Face:
+        """Average ``face``'s landmarks over rescaled and mirrored copies of the image.
+
+        The int8 YuNet's landmarks jitter by a few pixels; test-time averaging over scales and
+        a horizontal flip roughly halves the eye error on the London photos.
+        """
+        cv2 = self._cv2
+        estimates = []
+        centre = np.array([face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2])
+        for scale in scales:
+            scaled = image_bgr if scale == 1.0 else cv2.resize(image_bgr, None, fx=scale, fy=scale,
+                                                               interpolation=cv2.INTER_AREA)
+            for flip in (False, True):
+                view = np.ascontiguousarray(scaled[:, ::-1]) if flip else scaled
+                found = self.detect(view)
+                if not found:
+                    continue
+                marks = [f.landmarks.copy() for f in found]
+                boxes = [np.array([f.box[0] + f.box[2] / 2, f.box[1] + f.box[3] / 2]) for f in found]
+                if flip:
+                    for m, b in zip(marks, boxes):
+                        m[:, 0] = view.shape[1] - 1 - m[:, 0]
+                        b[0] = view.shape[1] - 1 - b[0]
+                    marks = [m[[1, 0, 2, 4, 3]] for m in marks]  # mirrored: left/right swap
+                # The same person: the detection whose centre is nearest the original face.
+                best = int(np.argmin([np.linalg.norm(b / scale - centre) for b in boxes]))
+                estimates.append(marks[best] / scale)
+        if not estimates:
+            return face
+        return Face(face.box, np.mean(estimates, axis=0), face.score)
+
 
 def choose_face(faces: list[Face], policy: str, where: str = "image") -> Face:
     """Pick one face: ``largest`` (default policy) or ``error`` when there is not exactly one.

@@ -1,0 +1,89 @@
+"""``hsemotion``: the paper's emotion judge, HSEmotion EfficientNets trained on AffectNet.
+
+Loads the same files the ``hsemotion`` package downloads (whole timm models pickled with
+``torch.save``) without depending on that package: its plain ``torch.load`` breaks on
+torch ≥ 2.6 (``weights_only`` became the default), so we load with ``weights_only=False``
+— only from the weights manager's verified location — and preprocess whole batches as
+tensors (resize to 224 (b0) / 260 (b2), ImageNet normalisation) instead of one PIL image
+at a time. HSEmotion's class order is mapped to AffectNet's.
+
+Example:
+    >>> clf = HSEmotionClassifier.from_config({"model": "enet_b2_8"})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from emobench.editors.base import options_from_mapping
+from emobench.evaluators.base import EvaluatorInfo
+from emobench.evaluators.emotion_base import EmotionClassifier
+from emobench.evaluators.fer import to_affectnet
+from emobench.weights import resolve, sha256_file
+
+MODELS = ("enet_b0_8_best_vgaf", "enet_b0_8_best_afew", "enet_b2_8", "enet_b2_7")
+ORDER_8 = ("anger", "contempt", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+ORDER_7 = ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+@dataclass(frozen=True)
+class HSEmotionOptions:
+    """model: enet_b2_8 (paper, default), enet_b2_7, enet_b0_8_best_vgaf, enet_b0_8_best_afew;
+    path: a local .pt file instead of the weights manager's; batch_size: images per forward."""
+
+    model: str = "enet_b2_8"
+    path: str = ""
+    batch_size: int = 32
+
+
+def load_whole_model(path: Path) -> torch.nn.Module:
+    """Unpickle a whole ``torch.save``-d model (needs ``weights_only=False`` on torch ≥ 2.6)."""
+    model = torch.load(str(path), map_location="cpu", weights_only=False)
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"{path}: expected a whole pickled torch model, got {type(model).__name__}")
+    return model
+
+
+class HSEmotionClassifier(EmotionClassifier):
+    """A batched HSEmotion model (the paper's evaluator: enet_b2_8 / enet_b2_7)."""
+
+    def __init__(self, options: HSEmotionOptions, model: torch.nn.Module, path: Path, device: torch.device | str):
+        self.options = options
+        self.device = torch.device(device)
+        self.net = model.to(self.device).eval()
+        self.path = path
+        self.sha256 = sha256_file(path)
+        self.size = 224 if "_b0_" in options.model else 260
+        self.order = ORDER_7 if options.model.endswith("_7") else ORDER_8
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], device: torch.device | str = "cpu") -> "HSEmotionClassifier":
+        opts = options_from_mapping(HSEmotionOptions, options, "hsemotion options")
+        if opts.model not in MODELS:
+            raise ValueError(f"hsemotion: model must be one of {', '.join(MODELS)}, got {opts.model!r}")
+        path = Path(opts.path).expanduser() if opts.path else resolve(f"hsemotion-{opts.model}")
+        if not path.is_file():
+            raise FileNotFoundError(f"hsemotion: model file {path} not found")
+        return cls(opts, load_whole_model(path), path, device)
+
+    def info(self) -> EvaluatorInfo:
+        return EvaluatorInfo("emotion", f"hsemotion-{self.options.model}", {self.path.name: self.sha256},
+                             {"input": f"{self.size}x{self.size} RGB ImageNet-normalised"})
+
+    @torch.inference_mode()
+    def predict_proba(self, images: torch.Tensor) -> torch.Tensor:
+        out = []
+        for i in range(0, images.shape[0], self.options.batch_size):
+            x = images[i:i + self.options.batch_size].to(self.device, torch.float32)
+            # hsemotion resizes to a square without keeping aspect (transforms.Resize((s, s))).
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+            x = (x - _MEAN.to(x)) / _STD.to(x)
+            out.append(torch.softmax(self.net(x).float(), dim=1).cpu())
+        return to_affectnet(torch.cat(out), self.order)

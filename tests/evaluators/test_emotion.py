@@ -1,0 +1,118 @@
+"""Emotion evaluator and backends: FER mini-Xception vs its TFLite reference, HSEmotion loader."""
+
+from __future__ import annotations
+
+import glob
+
+import numpy as np
+import pytest
+import torch
+
+from emobench.evaluators import EVALUATORS
+from emobench.evaluators.base import EvalBatch
+from emobench.evaluators.fer import FER_ORDER, FERMiniXception, fer_preprocess
+from emobench.imageio import load_image
+from emobench.labels import EMOTIONS
+
+
+@pytest.fixture(scope="module")
+def london_faces(shared_data):
+    paths = sorted(glob.glob(str(shared_data / "london_256" / "*" / "*.jpg")))[::4][:40]
+    return torch.stack([load_image(p) for p in paths])
+
+
+def test_fer_matches_reference_tflite(london_faces, shared_weights):
+    litert = pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert (TFLite runtime) not installed")
+    clf = FERMiniXception.from_config({})
+    x = fer_preprocess(london_faces)
+    ours = clf.net(x).detach().numpy()
+    interp = litert.Interpreter(model_path=str(shared_weights / "emotion" / "fer_emotion_model_quantized.tflite"))
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    ref = []
+    for i in range(x.shape[0]):
+        interp.set_tensor(inp["index"], x[i].permute(1, 2, 0).numpy()[None].astype(np.float32))
+        interp.invoke()
+        ref.append(interp.get_tensor(out["index"])[0])
+    assert np.abs(np.array(ref) - ours).max() < 0.03
+
+
+def test_fer_maps_to_affectnet_order(london_faces):
+    clf = FERMiniXception.from_config({})
+    probs = clf.predict_proba(london_faces[:4])
+    assert probs.shape == (4, 8)
+    assert torch.isnan(probs[:, EMOTIONS.index("contempt")]).all()
+    known = probs[:, [EMOTIONS.index(c) for c in FER_ORDER]]
+    assert torch.allclose(known.sum(1), torch.ones(4), atol=1e-4)
+
+
+def test_fer_sees_smiles_on_london(shared_data):
+    # FER2013 saw tight 48-px crops, so absolute accuracy on these loose crops is modest; the
+    # same person's smiling photo must still look happier than their neutral one.
+    clf = FERMiniXception.from_config({})
+    ids = sorted(p.split("/")[-1] for p in glob.glob(str(shared_data / "london_256/happy/*.jpg")))[:30]
+    happy = torch.stack([load_image(shared_data / "london_256/happy" / i) for i in ids])
+    neutral = torch.stack([load_image(shared_data / "london_256/neutral" / i) for i in ids])
+    h = EMOTIONS.index("happy")
+    gain = clf.predict_proba(happy)[:, h] - clf.predict_proba(neutral)[:, h]
+    assert float((gain > 0).float().mean()) >= 0.8
+
+
+def test_evaluator_columns_and_accuracy():
+    ev = EVALUATORS.get("emotion").from_config({"backend": "fer-minixception"})
+    x = torch.rand(3, 3, 64, 64)
+    cols = ev.evaluate(EvalBatch(x, x, torch.zeros(3, dtype=torch.long), torch.tensor([1, 2, 3])))
+    assert set(cols) == {f"emotion.{c}" for c in EMOTIONS} | {"accuracy", "target_prob"}
+    assert set(np.unique(cols["accuracy"])) <= {0.0, 1.0}
+    assert ev.info().backend == "fer-minixception"
+
+
+def test_auto_falls_back_to_offline_backend():
+    ev = EVALUATORS.get("emotion").from_config({})
+    assert ev.info().backend == "fer-minixception"  # no HSEmotion weights on this machine
+
+
+def _fake_hsemotion(path, num_classes):
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(0)
+    model = timm.create_model("efficientnet_b0", num_classes=num_classes, pretrained=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model, path)  # how the HSEmotion files are made: a whole pickled timm model
+    return model
+
+
+def test_hsemotion_loader_on_a_format_faithful_fixture(tmp_path, monkeypatch):
+    weights = tmp_path / "weights"
+    _fake_hsemotion(weights / "hsemotion" / "enet_b0_8_best_vgaf.pt", 8)
+    monkeypatch.setenv("EMOBENCH_WEIGHTS", str(weights))
+    ev = EVALUATORS.get("emotion").from_config({"backend": "hsemotion", "model": "enet_b0_8_best_vgaf"})
+    x = torch.rand(2, 3, 96, 96)
+    cols = ev.evaluate(EvalBatch(x, x, torch.zeros(2, dtype=torch.long), torch.ones(2, dtype=torch.long)))
+    total = sum(cols[f"emotion.{c}"] for c in EMOTIONS)
+    assert np.allclose(total, 1.0, atol=1e-4)
+    assert ev.info().backend == "hsemotion-enet_b0_8_best_vgaf" and ev.info().weights_sha256
+
+
+def test_hsemotion_seven_class_has_no_contempt(tmp_path):
+    from emobench.evaluators.hsemotion import HSEmotionClassifier
+
+    path = tmp_path / "enet_b2_7.pt"
+    _fake_hsemotion(path, 7)
+    clf = HSEmotionClassifier.from_config({"model": "enet_b2_7", "path": str(path)})
+    probs = clf.predict_proba(torch.rand(1, 3, 64, 64))
+    assert torch.isnan(probs[0, EMOTIONS.index("contempt")]) and not torch.isnan(probs[0, 0])
+
+
+def test_missing_hsemotion_weights_name_the_file(tmp_path, monkeypatch):
+    from emobench.weights import MissingWeightError
+
+    monkeypatch.setenv("EMOBENCH_WEIGHTS", str(tmp_path))
+    with pytest.raises(MissingWeightError, match="(?s)hsemotion/enet_b2_8.pt.*HSE-asavchenko"):
+        EVALUATORS.get("emotion").from_config({"backend": "hsemotion"})
+
+
+def test_unknown_backend_suggests():
+    from emobench.registry import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="did you mean 'hsemotion'"):
+        EVALUATORS.get("emotion").from_config({"backend": "hsemotions"})

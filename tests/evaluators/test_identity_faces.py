@@ -1,0 +1,118 @@
+"""Identity (CSIM) on the London set, YuNet + alignment on full-size photos, insightface ONNX signature."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from emobench.evaluators import EVALUATORS
+from emobench.evaluators.base import EvalBatch
+from emobench.faces.align import ARCFACE_TEMPLATE, EYE_TEMPLATE_128, eye_line_matrix, similarity_matrix
+from emobench.faces.detect import NoFaceError, YuNetDetector, choose_face
+from emobench.imageio import load_image
+
+
+def read_tem(path: Path) -> np.ndarray:
+    """Points of a Webmorph/Psychomorph .tem file (first line = count, then 'x y')."""
+    lines = path.read_text().split("\n")
+    n = int(lines[0])
+    return np.array([[float(v) for v in line.split()] for line in lines[1:n + 1]])
+
+
+def test_london_same_person_beats_different_person(shared_data):
+    ev = EVALUATORS.get("identity").from_config({})
+    ids = sorted(Path(p).stem for p in glob.glob(str(shared_data / "london_256/happy/*.jpg")))[:30]
+    neutral = torch.stack([load_image(shared_data / f"london_256/neutral/{i}.jpg") for i in ids])
+    happy = torch.stack([load_image(shared_data / f"london_256/happy/{i}.jpg") for i in ids])
+    a, found_a = ev.embed(neutral)
+    b, found_b = ev.embed(happy)
+    assert found_a.all() and found_b.all()
+    sims = a @ b.T
+    same = np.diag(sims)
+    off = ~np.eye(len(ids), dtype=bool)
+    ordered = (same[:, None] > sims)[off].mean()
+    assert ordered >= 0.95, f"same {same.mean():.3f} vs different {sims[off].mean():.3f}"
+
+
+def test_identity_evaluator_self_similarity_and_cache():
+    ev = EVALUATORS.get("identity").from_config({})
+    x = torch.rand(2, 3, 64, 64)
+    batch = EvalBatch(x, x, torch.zeros(2, dtype=torch.long), torch.ones(2, dtype=torch.long), source_keys=["a", "b"])
+    cols = ev.evaluate(batch)
+    assert np.allclose(cols["csim"], 1.0, atol=1e-5)
+    assert cols["face_detected"].tolist() == [0.0, 0.0]  # noise: no face, centre-crop policy
+    assert set(ev._cache) == {"a", "b"}
+    nan_ev = EVALUATORS.get("identity").from_config({"on_no_face": "nan"})
+    assert np.isnan(nan_ev.evaluate(batch)["csim"]).all()
+
+
+def _templated_photos(folder):
+    return [p for p in sorted(glob.glob(str(folder / "*.jpg"))) if Path(p).with_suffix(".tem").is_file()]
+
+
+def _eye_errors(det, photo):
+    """Pixel distance, in the 128-px paper crop, between the template's pupils and the crop's eye positions."""
+    import cv2
+
+    image = cv2.imread(photo)
+    face = det.refine(image, choose_face(det.detect(image), "largest", photo))
+    m = eye_line_matrix(face.landmarks, 128)
+    truth = read_tem(Path(photo).with_suffix(".tem"))[:2]  # points 0, 1 of the 189-point template: the pupils
+    return np.linalg.norm(truth @ m[:, :2].T + m[:, 2] - EYE_TEMPLATE_128, axis=1)
+
+
+def test_paper_alignment_puts_eyes_on_the_template(shared_data):
+    det = YuNetDetector.from_weights()
+    photos = _templated_photos(shared_data / "london_orig" / "neutral_front")
+    assert len(photos) == 12
+    for photo in photos:
+        err = _eye_errors(det, photo)
+        assert err.max() < 2.0, f"{photo}: eyes land {err.round(2)} px from the template"
+
+
+def test_alignment_is_stable_across_rotation_and_scale(shared_data):
+    det = YuNetDetector.from_weights()
+    for photo in _templated_photos(shared_data / "lisa_cc0"):
+        err = _eye_errors(det, photo)
+        assert err.max() < 2.0, f"{photo}: {err.round(2)}"
+
+
+def test_face_policies():
+    det = YuNetDetector.from_weights()
+    assert det.detect(np.zeros((96, 96, 3), np.uint8)) == []
+    with pytest.raises(NoFaceError, match="no face found"):
+        choose_face([], "largest", "blank.png")
+    with pytest.raises(ValueError, match="expected an \\(H, W, 3\\) uint8 BGR image"):
+        det.detect(np.zeros((96, 96), np.uint8))
+
+
+def test_insightface_backend_with_an_arcface_signature_onnx(tmp_path):
+    onnx = pytest.importorskip("onnx")
+
+    class TinyArc(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 8, stride=8)
+            self.fc = torch.nn.Linear(8 * 14 * 14, 512)
+
+        def forward(self, x):
+            return self.fc(self.conv(x).flatten(1))
+
+    path = tmp_path / "w600k_tiny.onnx"
+    torch.manual_seed(0)
+    torch.onnx.export(TinyArc(), torch.zeros(1, 3, 112, 112), str(path), input_names=["input.1"],
+                      output_names=["embedding"], dynamic_axes={"input.1": {0: "None"}}, dynamo=False)
+    onnx.checker.check_model(onnx.load(str(path)))
+    ev = EVALUATORS.get("identity").from_config({"backend": "insightface", "model": str(path), "detect": False})
+    x = torch.rand(3, 3, 128, 128)
+    y = x.clone()
+    y[2] = torch.rand(3, 128, 128)
+    cols = ev.evaluate(EvalBatch(x, y, torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long)))
+    assert np.allclose(cols["csim"][:2], 1.0, atol=1e-5) and cols["csim"][2] < 0.999
+    assert ev.info().backend == "insightface"
+    with pytest.raises(ValueError, match="needs model=PATH"):
+        EVALUATORS.get("identity").from_config({"backend": "insightface"})
