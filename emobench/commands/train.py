@@ -1,19 +1,79 @@
-"""``emobench train``: placeholder; another module of the project replaces this file."""
+"""``emobench train vqgan|ldm|export``: train the paper's model stages (tiny or paper size)."""
 
 from __future__ import annotations
 
 import argparse
 
+EXAMPLES = """examples:
+  emobench train vqgan --config configs/demo_vqgan.toml --out runs/train/demo_vqgan
+  emobench train ldm   --config configs/demo_ldm.toml   --out runs/train/demo_ldm
+  emobench train ldm   --config configs/demo_ldm.toml   --out runs/train/demo_ldm --resume   # continue
+  emobench train export runs/train/demo_ldm/last.safetensors demo.safetensors            # EMA-only copy
+  torchrun --nproc-per-node 4 -m emobench train ldm --config my_ldm.toml --out runs/train/ldm  # DDP
+
+A config TOML has [train] (model = "tiny"|"paper", steps, batch_size, grad_accum, lr, seed, ...),
+[data] (dataset = "synthetic" with split/identities/per_identity, or a registered dataset name and its
+options) and optional [first_stage_config], [unet], [diffusion] tables that refine the preset."""
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("train", help="(train: not available in this build yet)",
-                              description="This command is not available in this build yet.")
-    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p = subparsers.add_parser("train", help="train the VQGAN first stage and the latent diffusion model",
+                              description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="stage", required=True, metavar="{vqgan,ldm,export}")
+    for stage in ("vqgan", "ldm"):
+        s = sub.add_parser(stage, help=f"train the {stage}", epilog=EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        s.add_argument("--config", required=True, help="training config TOML")
+        s.add_argument("--out", required=True, help="output directory (checkpoints, sample grids, log)")
+        s.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
+        s.add_argument("--steps", type=int, help="override [train] steps")
+        s.add_argument("--threads", type=int, help="torch CPU threads")
+    e = sub.add_parser("export", help="write an inference-only (EMA) copy of an LDM checkpoint")
+    e.add_argument("checkpoint")
+    e.add_argument("dest")
+    try:  # CGF finetuning lives in its own module when installed
+        from emobench.editors.ldm import cgf_train  # noqa: F401
+    except ImportError:
+        cgf_train = None
+    if cgf_train is not None:
+        c = sub.add_parser("cgf", help="CLIP-guided finetuning of the U-Net for one target emotion")
+        cgf_train.add_arguments(c)
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
     from emobench.errors import UserError
 
-    raise UserError("`emobench train` is not available in this build yet")
+    if args.stage == "cgf":
+        from emobench.editors.ldm import cgf_train
+
+        return cgf_train.run(args)
+    from emobench.editors.ldm import trainer
+
+    if args.stage == "export":
+        print(trainer.export_ema(Path(args.checkpoint), Path(args.dest)))
+        return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        cfg = trainer.TrainConfig.from_toml(args.config, {"steps": args.steps} if args.steps else None)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"train config {args.config}: {exc}") from exc
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log_file = open(out / "train.log", "a")
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    fn = trainer.train_vqgan if args.stage == "vqgan" else trainer.train_ldm
+    path = fn(cfg, out, resume=args.resume, log=log)
+    log(f"checkpoint: {path}")
+    return 0

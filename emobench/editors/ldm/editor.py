@@ -1,0 +1,149 @@
+"""``ldm``: the paper's editor — DDIM-invert with the source label, DDIM-sample with the target label.
+
+Each image is inverted ONCE (source label, CFG) and every requested target is sampled from
+that shared latent in one batch; the conditional and unconditional branches run in one
+forward. Images are resized to the model's resolution and back.
+
+Example:
+    >>> import torch
+    >>> ed = LDMEditor.from_config({"checkpoint": "demo"})  # doctest: +SKIP
+    >>> ed.edit(torch.rand(1, 3, 128, 128), [0], [1], ddim_steps=10).images.shape  # doctest: +SKIP
+    torch.Size([1, 3, 128, 128])
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from emobench.editors.base import EditOutput, Editor, check_images, check_labels, check_seeds, options_from_mapping
+from emobench.editors.ldm.ddim import ddim_invert, ddim_sample
+from emobench.editors.ldm.model import LatentDiffusion, checkpoint_sha256, load_checkpoint
+from emobench.editors.ldm.schedule import ddim_timesteps
+from emobench.labels import editing_source
+
+DEMO_CHECKPOINT = Path(__file__).parent / "demo" / "ldm_synthetic_demo.safetensors"
+
+
+@dataclass(frozen=True)
+class LDMInit:
+    """checkpoint: "demo" (the packaged synthetic-faces model) or a path; weights: ema | raw."""
+
+    checkpoint: str = "demo"
+    weights: str = "ema"
+
+
+@dataclass(frozen=True)
+class LDMParams:
+    """Paper settings: T_DDIM=40 steps, t0=500 (strength 0.5), γ=3, η=0, ε at the next timestep."""
+
+    ddim_steps: int = 40
+    t0: int = 500
+    guidance: float = 3.0
+    eta: float = 0.0
+    inversion: str = "next"
+    cfg_in_inversion: bool = True
+
+
+def resolve_checkpoint(name: str) -> Path:
+    if name == "demo":
+        if not DEMO_CHECKPOINT.is_file():
+            raise FileNotFoundError(f"the demo LDM checkpoint is missing from the package ({DEMO_CHECKPOINT}); "
+                                    "reinstall emobench or train one (docs/ldm.md)")
+        return DEMO_CHECKPOINT
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"LDM checkpoint {path} not found (set checkpoint=PATH or 'demo')")
+    return path
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class LDMEditor(Editor):
+    """The paper's latent-diffusion editor (DDIM inversion + class-conditional CFG sampling)."""
+
+    Init = LDMInit
+    Params = LDMParams
+
+    def __init__(self, model: LatentDiffusion, init: LDMInit, sha256: str, device: torch.device | str = "cpu"):
+        self.model = model.to(device).eval()
+        self.model.requires_grad_(False)
+        self.init = init
+        self.sha256 = sha256
+        self.device = torch.device(device)
+        self.resolution = model.config.first_stage.resolution
+
+    @classmethod
+    def from_config(cls, init: Mapping[str, Any], device: torch.device | str = "cpu") -> "LDMEditor":
+        opts = options_from_mapping(LDMInit, init, "init of LDMEditor")
+        path = resolve_checkpoint(opts.checkpoint)
+        return cls(load_checkpoint(path, weights=opts.weights), opts, checkpoint_sha256(path), device)
+
+    def identity(self) -> dict[str, Any]:
+        return {"editor": "ldm", "init": asdict(self.init), "checkpoint_sha256": self.sha256}
+
+    def parse_params(self, params: Mapping[str, Any]) -> LDMParams:
+        p = super().parse_params(params)
+        if not 0 < p.t0 <= self.model.config.diffusion.timesteps:
+            raise ValueError(f"t0 must be in 1..{self.model.config.diffusion.timesteps}, got {p.t0}")
+        if p.inversion not in ("next", "current"):
+            raise ValueError(f"inversion must be 'next' or 'current', got {p.inversion!r}")
+        if p.eta < 0:
+            raise ValueError(f"eta must be >= 0, got {p.eta}")
+        return p
+
+    def _to_model(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.to(self.device)
+        if x.shape[-1] != self.resolution or x.shape[-2] != self.resolution:
+            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", antialias=True,
+                              align_corners=False)
+        return x
+
+    def _from_model(self, images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        if tuple(images.shape[-2:]) != size:
+            images = F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
+        return images.clamp(0, 1).float().cpu()
+
+    def invert(self, images: torch.Tensor, sources: torch.Tensor, p: LDMParams) -> tuple[torch.Tensor, list[int]]:
+        """Latents at t0 of images in [0, 1] with their (contempt → neutral) source labels."""
+        ts = ddim_timesteps(p.t0 / self.model.config.diffusion.timesteps, p.ddim_steps,
+                            self.model.config.diffusion.timesteps)
+        src = torch.tensor([editing_source(int(s)) for s in sources], device=self.device)
+        z0 = self.model.encode_images(self._to_model(images))
+        return ddim_invert(self.model, z0, src, ts, p.guidance, p.inversion, p.cfg_in_inversion), ts
+
+    @torch.inference_mode()
+    def _run(self, images, sources, targets_per_image: Sequence[Sequence[int]], seeds: list[int], p: LDMParams):
+        with _autocast(self.device):
+            zt, ts = self.invert(images, sources, p)
+            index = torch.tensor([i for i, tgts in enumerate(targets_per_image) for _ in tgts], device=self.device)
+            labels = torch.tensor([int(t) for tgts in targets_per_image for t in tgts], device=self.device)
+            z0 = ddim_sample(self.model, zt[index], labels, ts, p.guidance, p.eta, seeds)
+            out = self.model.decode_latents(z0)
+        used = [{"source_label": editing_source(int(sources[i])), "target_label": int(labels[k]),
+                 "timesteps": f"{ts[0]}..{ts[-1]}x{len(ts)}"} for k, i in enumerate(index.tolist())]
+        return EditOutput(self._from_model(out, tuple(images.shape[-2:])), used=used)
+
+    def _edit(self, images, source_labels, target_labels, seeds, params) -> EditOutput:
+        # One target per image here; edit_many shares the inversion across targets.
+        return self._run(images, source_labels, [[int(t)] for t in target_labels], seeds, params)
+
+    def edit_many(self, images, source_labels, targets, *, seeds=None, **params) -> EditOutput:
+        check_images(images)
+        src = check_labels(source_labels, images.shape[0], "source_labels")
+        if len(targets) != images.shape[0]:
+            raise ValueError(f"targets: expected one list per image ({images.shape[0]}), got {len(targets)}")
+        flat = [int(t) for ts in targets for t in ts]
+        if not flat:
+            raise ValueError("targets: expected at least one target label, got none")
+        check_labels(flat, len(flat), "targets")
+        return self._run(images, src, targets, check_seeds(seeds, len(flat)), self.parse_params(params))
