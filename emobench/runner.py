@@ -444,7 +444,9 @@ class _BatchRunner:
                 if tuple(image.shape) != (3, self.resolution, self.resolution):
                     raise ValueError(f"dataset gave shape {tuple(image.shape)}, expected "
                                      f"(3, {self.resolution}, {self.resolution})")
-                image = image.float()
+                # Sources are 8-bit like every image file (generated datasets render floats): the
+                # identity edit then equals its source exactly, and `score` sees the same pixels.
+                image = quantize(image)
             except (ImageReadError, OSError, ValueError) as exc:
                 records.extend(self.error_record(r, f"cannot read image {sample.id!r}: {exc}") for r in group)
                 continue
