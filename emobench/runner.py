@@ -29,6 +29,7 @@ import dataclasses
 import hashlib
 import platform
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -537,6 +538,10 @@ def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
               "limit": options.limit}
     started = _now()
     store.write_manifest(_manifest(p, options, device, started, counts, "running", None))
+    if not options.quiet:  # where it goes and which backends score it, before the long loop
+        backends = ", ".join(f"{ev.info().name} ({ev.info().backend})" for ev in p.evaluators) or "none"
+        print(f"run dir {run_dir}; {len(pending)} of {len(mine)} requests to do on {device}; evaluators: {backends}",
+              file=sys.stderr)
     runner = _BatchRunner(p, store, p.protocol.resolution)
     written = errors = 0
     status = "failed"
