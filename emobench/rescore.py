@@ -22,7 +22,8 @@ from emobench.cards import CardError, protocol_from_config
 from emobench.errors import UserError
 from emobench.imageio import ImageReadError, load_image
 from emobench.labels import EMOTIONS
-from emobench.runner import build_dataset, build_evaluators, make_eval_batch, metric_infos, quantize, score_batch
+from emobench.building import build_dataset, build_evaluators
+from emobench.scoring import make_eval_batch, metric_infos, quantize, score_batch
 from emobench.store import manifest_files, read_manifest, read_records, record_files, write_json_atomic, \
     write_text_atomic
 
