@@ -114,3 +114,12 @@ def test_folder_protocol_on_the_shared_london_set(shared_data, tmp_path, capsys)
     assert {r["image_id"] for r in records} == {"neutral/001", "neutral/002", "happy/001", "happy/002"}
     assert main(argv) == 0  # resumes: nothing new
     assert "0 new records" in capsys.readouterr().out
+
+
+def test_cli_imports_no_torch_and_survives_a_broken_command(tmp_path):
+    code = ("import sys; import emobench.commands as c; c.COMMAND_MODULES = c.COMMAND_MODULES + ('nosuch_cmd',); "
+            "from emobench.cli import build_parser, main; build_parser(); assert 'torch' not in sys.modules, "
+            "'a command module imports torch at import time'; sys.exit(main(['nosuch']))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "error: `emobench nosuch` is unavailable in this installation (ModuleNotFoundError" in proc.stderr
