@@ -40,11 +40,13 @@ _STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 @dataclass(frozen=True)
 class HSEmotionOptions:
     """model: enet_b2_8 (paper, default), enet_b2_7, enet_b0_8_best_vgaf, enet_b0_8_best_afew;
-    path: a local .pt file instead of the weights manager's; batch_size: images per forward."""
+    path: a local .pt file instead of the weights manager's; batch_size: images per forward
+    (0 = auto: 8 on CPU, where EfficientNet-B2 at batch 32 ran 2x slower per image than at
+    batch 1-8 in benchmarks/test_evaluators_bench.py, and 64 on CUDA)."""
 
     model: str = "enet_b2_8"
     path: str = ""
-    batch_size: int = 32
+    batch_size: int = 0
 
 
 class UnsafePickleError(ValueError):
@@ -121,8 +123,9 @@ class HSEmotionClassifier(EmotionClassifier):
     @torch.inference_mode()
     def predict_proba(self, images: torch.Tensor) -> torch.Tensor:
         out = []
-        for i in range(0, images.shape[0], self.options.batch_size):
-            x = images[i:i + self.options.batch_size].to(self.device, torch.float32)
+        step = self.options.batch_size or (64 if self.device.type == "cuda" else 8)
+        for i in range(0, images.shape[0], step):
+            x = images[i:i + step].to(self.device, torch.float32)
             # hsemotion resizes to a square without keeping aspect (transforms.Resize((s, s))).
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
             x = (x - _MEAN.to(x)) / _STD.to(x)
