@@ -45,7 +45,9 @@ def test_identity_evaluator_self_similarity_and_cache():
     cols = ev.evaluate(batch)
     assert np.allclose(cols["csim"], 1.0, atol=1e-5)
     assert cols["face_detected"].tolist() == [0.0, 0.0]  # noise: no face, centre-crop policy
-    assert set(ev._cache) == {"a", "b"}
+    assert len(ev.cache) == 2 and ev.cache.misses == 2
+    ev.evaluate(batch)  # second pass: sources come from the cache
+    assert ev.cache.hits == 2
     nan_ev = EVALUATORS.get("identity").from_config({"on_no_face": "nan"})
     assert np.isnan(nan_ev.evaluate(batch)["csim"]).all()
 
@@ -116,3 +118,26 @@ def test_insightface_backend_with_an_arcface_signature_onnx(tmp_path):
     assert ev.info().backend == "insightface"
     with pytest.raises(ValueError, match="needs model=PATH"):
         EVALUATORS.get("identity").from_config({"backend": "insightface"})
+
+
+def test_disk_cache_survives_a_new_evaluator_and_is_keyed_by_weights(tmp_path, monkeypatch):
+    from emobench.evaluators.cache import FeatureCache, features_root
+
+    monkeypatch.setenv("EMOBENCH_HOME", str(tmp_path))
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    batch = EvalBatch(x, x.flip(-1), torch.zeros(2, dtype=torch.long), torch.ones(2, dtype=torch.long),
+                      source_keys=["k0", "k1"])
+    first = EVALUATORS.get("identity").from_config({"disk_cache": True}).evaluate(batch)
+    files = sorted(p.name for p in features_root().rglob("*.npy"))
+    assert files == ["k0.npy", "k1.npy"]
+    again = EVALUATORS.get("identity").from_config({"disk_cache": True})
+    second = again.evaluate(batch)
+    assert again.cache.hits == 2 and again.cache.misses == 0
+    np.testing.assert_allclose(first["csim"], second["csim"])
+    # another weights sha → another directory, never the old features
+    other = FeatureCache(again.cache.backend, "0" * 64, disk=True)
+    assert other.get("k0") is None
+    # a torn file is recomputed, not trusted
+    torn = next(features_root().rglob("k0.npy"))
+    torn.write_bytes(b"\x93NUMPY")
+    assert FeatureCache(again.cache.backend, again.cache.weights_sha256, disk=True).get("k0") is None
