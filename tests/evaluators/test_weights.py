@@ -134,3 +134,14 @@ def test_shared_weights_verify_via_cli(shared_weights):
     lines = [l for l in out.stdout.splitlines() if l.strip()]
     assert sum(l.startswith("ok") for l in lines) == 14  # every file in ../shared/weights
     assert all(l.split()[0] in ("ok", "missing") for l in lines)
+
+
+def test_resolve_fetches_a_missing_asset_unless_offline(server, empty_weights, monkeypatch):
+    srv, base = server
+    monkeypatch.setitem(weights.ASSETS, "test-asset", _asset(f"{base}/good.bin", srv.files["good.bin"]))
+    monkeypatch.setenv("EMOBENCH_OFFLINE", "1")
+    with pytest.raises(weights.MissingWeightError, match="was not found"):
+        weights.resolve("test-asset")
+    monkeypatch.setenv("EMOBENCH_OFFLINE", "0")
+    path = weights.resolve("test-asset")
+    assert path.read_bytes() == srv.files["good.bin"] and path.is_relative_to(empty_weights / "home")
