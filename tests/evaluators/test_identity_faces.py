@@ -142,3 +142,27 @@ def test_disk_cache_survives_a_new_evaluator_and_is_keyed_by_weights(tmp_path, m
     torn = next(features_root().rglob("k0.npy"))
     torn.write_bytes(b"\x93NUMPY")
     assert FeatureCache(again.cache.backend, again.cache.weights_sha256, disk=True).get("k0") is None
+
+
+def test_fan_backend_is_optional_with_a_clear_error(monkeypatch):
+    import sys
+
+    from emobench.faces.fan import FANDetector, five_from_68, make_detector
+
+    monkeypatch.setitem(sys.modules, "face_alignment", None)  # as if not installed
+    with pytest.raises(ImportError, match="pip install face-alignment"):
+        make_detector("fan")
+    with pytest.raises(ValueError, match="'yunet' or 'fan'"):
+        make_detector("dlib")
+    pts = np.arange(136, dtype=float).reshape(68, 2)
+    five = five_from_68(pts)
+    assert five.shape == (5, 2) and five[2].tolist() == pts[30].tolist()
+    with pytest.raises(ValueError, match="68, 2"):
+        five_from_68(np.zeros((5, 2)))
+
+    class FakeFA:  # face-alignment's return layout: landmarks, scores, boxes (x0, y0, x1, y1, conf)
+        def get_landmarks_from_image(self, rgb, return_bboxes, return_landmark_score):
+            return [pts], [np.ones(68)], [np.array([1.0, 2.0, 11.0, 22.0, 0.9])]
+
+    (face,) = FANDetector(FakeFA()).detect(np.zeros((32, 32, 3), np.uint8))
+    assert face.box == (1.0, 2.0, 10.0, 20.0) and face.score == 0.9
