@@ -166,3 +166,38 @@ def test_fan_backend_is_optional_with_a_clear_error(monkeypatch):
 
     (face,) = FANDetector(FakeFA()).detect(np.zeros((32, 32, 3), np.uint8))
     assert face.box == (1.0, 2.0, 10.0, 20.0) and face.score == 0.9
+
+
+def test_align_face_pipeline_on_a_full_photo(shared_data):
+    from emobench.faces.pipeline import align_face
+
+    det = YuNetDetector.from_weights()
+    photo = _templated_photos(shared_data / "london_orig" / "neutral_front")[0]
+    image = load_image(photo)
+    image = torch.nn.functional.interpolate(image[None], scale_factor=0.4, mode="area")[0]  # keep it quick
+    out = align_face(image, size=128, detector=det, refine=False, where=photo)
+    assert out.image.shape == (3, 128, 128) and 0 <= out.image.min() and out.image.max() <= 1
+    # the eyes of the aligned crop are level: re-detect and compare heights
+    again = det.detect(np.ascontiguousarray((out.image.permute(1, 2, 0).numpy()[:, :, ::-1] * 255).astype(np.uint8)))
+    assert again and abs(again[0].landmarks[0, 1] - again[0].landmarks[1, 1]) < 3
+    arc = align_face(image, size=112, method="arcface", detector=det, refine=False)
+    assert arc.image.shape == (3, 112, 112)
+    with pytest.raises(NoFaceError, match="blank.png: no face found"):
+        align_face(torch.zeros(3, 96, 96), detector=det, where="blank.png")
+    with pytest.raises(ValueError, match="alignment method"):
+        align_face(image, method="dlib", detector=det)
+
+
+def test_several_faces_policy(shared_data):
+    from emobench.faces.pipeline import align_face
+
+    det = YuNetDetector.from_weights()
+    small = load_image(shared_data / "london_256" / "neutral" / "001.jpg")
+    big = torch.nn.functional.interpolate(small[None], scale_factor=1.5, mode="bilinear")[0].clamp(0, 1)
+    canvas = torch.zeros(3, 384, 640)
+    canvas[:, 64:320, 0:256] = small
+    canvas[:, :384, 256:640] = big[:, :384, :384]
+    with pytest.raises(NoFaceError, match="2 faces found, expected one"):
+        align_face(canvas, detector=det, refine=False, policy="error", where="pair.png")
+    out = align_face(canvas, detector=det, refine=False, policy="largest")
+    assert out.face.box[0] > 256  # the larger (right) face
