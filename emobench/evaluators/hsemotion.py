@@ -111,6 +111,8 @@ class HSEmotionClassifier(EmotionClassifier):
         opts = options_from_mapping(HSEmotionOptions, options, "hsemotion options")
         if opts.model not in MODELS:
             raise ValueError(f"hsemotion: model must be one of {', '.join(MODELS)}, got {opts.model!r}")
+        if opts.batch_size < 0:
+            raise ValueError(f"hsemotion: batch_size must be >= 0 (0 = auto), got {opts.batch_size}")
         path = Path(opts.path).expanduser() if opts.path else resolve(f"hsemotion-{opts.model}")
         if not path.is_file():
             raise FileNotFoundError(f"hsemotion: model file {path} not found")

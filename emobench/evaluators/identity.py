@@ -31,7 +31,8 @@ from emobench.editors.base import options_from_mapping
 from emobench.evaluators.cache import FeatureCache
 from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
 from emobench.faces.align import arcface_align
-from emobench.faces.detect import YuNetDetector, choose_face
+from emobench.faces.detect import choose_face
+from emobench.faces.fan import make_detector
 from emobench.imageio import to_uint8
 from emobench.weights import ASSETS, resolve, sha256_file
 
@@ -42,7 +43,8 @@ BACKENDS = ("sface", "insightface")
 class IdentityOptions:
     """backend: sface | insightface; model: ONNX path (insightface; sface defaults to the asset);
     detect: find and align faces; on_no_face: center | nan; face_policy: largest | error;
-    cache_size: source embeddings kept in memory; disk_cache: also keep them as .npy under EMOBENCH_HOME."""
+    cache_size: source embeddings kept in memory; disk_cache: also keep them as .npy under EMOBENCH_HOME;
+    face_backend: yunet (offline default) | fan (needs the face-alignment package)."""
 
     backend: str = "sface"
     model: str = ""
@@ -51,6 +53,7 @@ class IdentityOptions:
     face_policy: str = "largest"
     cache_size: int = 4096
     disk_cache: bool = False
+    face_backend: str = "yunet"
 
 
 def onnx_session(path: Path, device: torch.device | str = "cpu"):
@@ -90,6 +93,10 @@ class IdentityEvaluator(Evaluator):
     def __init__(self, options: IdentityOptions, device: torch.device | str = "cpu"):
         if options.backend not in BACKENDS:
             raise ValueError(f"identity: backend must be one of {', '.join(BACKENDS)}, got {options.backend!r}")
+        if options.face_policy not in ("largest", "error"):
+            raise ValueError(f"identity: face_policy must be 'largest' or 'error', got {options.face_policy!r}")
+        if options.face_backend not in ("yunet", "fan"):
+            raise ValueError(f"identity: face_backend must be 'yunet' or 'fan', got {options.face_backend!r}")
         if options.on_no_face not in ("center", "nan"):
             raise ValueError(f"identity: on_no_face must be 'center' or 'nan', got {options.on_no_face!r}")
         if options.backend == "insightface" and not options.model:
@@ -103,9 +110,9 @@ class IdentityEvaluator(Evaluator):
         self.sha256 = ASSETS["sface"].sha256 if not options.model else sha256_file(path)
         self._session = onnx_session(path, device)
         self._input = self._session.get_inputs()[0].name
-        self._detector = YuNetDetector.from_weights() if options.detect else None
+        self._detector = make_detector(options.face_backend, str(device)) if options.detect else None
         # Features depend on the model and on detection/alignment settings: all go into the cache key.
-        variant = f"{options.backend}-detect{int(options.detect)}-{options.face_policy}"
+        variant = f"{options.backend}-{options.face_backend if options.detect else 'nodetect'}-{options.face_policy}"
         self.cache = FeatureCache(variant, self.sha256 or "", capacity=options.cache_size,
                                   disk=options.disk_cache)
 
@@ -115,10 +122,11 @@ class IdentityEvaluator(Evaluator):
 
     def info(self) -> EvaluatorInfo:
         weights = {self.model_path.name: self.sha256}
-        if self._detector is not None:
+        if self._detector is not None and self.options.face_backend == "yunet":
             weights[ASSETS["yunet"].relpath] = ASSETS["yunet"].sha256
         return EvaluatorInfo(self.name, self.options.backend, weights,
-                             {"detect": self.options.detect, "on_no_face": self.options.on_no_face,
+                             {"detect": self.options.detect, "face_backend": self.options.face_backend,
+                              "face_policy": self.options.face_policy, "on_no_face": self.options.on_no_face,
                               "alignment": "arcface-5pt-112"})
 
     def metrics(self) -> list[MetricInfo]:
