@@ -13,7 +13,7 @@ the built-in FACS prototypes (EMFACS, Ekman & Friesen) at intensity 3/5.
 
 Example:
     >>> import torch, tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "G.pth"; make_random_checkpoint(p, "official")
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "G.pth"; _ = make_random_checkpoint(p, "official")
     >>> out = GANimationEditor.from_config({"checkpoint": str(p)}).edit(torch.rand(1, 3, 64, 64), [0], [1])
     >>> out.images.shape, out.extras["attention"].shape
     (torch.Size([1, 3, 64, 64]), torch.Size([1, 1, 64, 64]))

@@ -15,7 +15,7 @@ The official InstanceNorm layers track running statistics but the code never cal
 
 Example:
     >>> import torch, tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "G.ckpt"; make_random_checkpoint(p, "linear")
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "G.ckpt"; _ = make_random_checkpoint(p, "linear")
     >>> ed = GANmutEditor.from_config({"checkpoint": str(p)})
     >>> ed.edit(torch.rand(1, 3, 64, 64), [0], [1]).images.shape
     torch.Size([1, 3, 64, 64])

@@ -96,8 +96,9 @@ def test_score_command(tmp_path, cards_dir, capsys):
     run_dir = Path(capsys.readouterr().out.split(":")[0])
     assert main(["score", str(run_dir), "--quiet", "--device", "cpu"]) == 0
     assert "rescored 10 edits" in capsys.readouterr().out
-    assert main(["report", str(tmp_path)]) == 0
-    assert "10 ok / 10 records" in capsys.readouterr().out
+    assert main(["report", str(tmp_path), "--bootstrap", "20"]) == 0
+    assert "index.html (2 tables" in capsys.readouterr().out
+    assert (tmp_path / "report" / "tables" / "mean.csv").is_file()
 
 
 def test_folder_protocol_on_the_shared_london_set(shared_data, tmp_path, capsys):
