@@ -41,8 +41,8 @@ _STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 class HSEmotionOptions:
     """model: enet_b2_8 (paper, default), enet_b2_7, enet_b0_8_best_vgaf, enet_b0_8_best_afew;
     path: a local .pt file instead of the weights manager's; batch_size: images per forward
-    (0 = auto: 8 on CPU, where EfficientNet-B2 at batch 32 ran 2x slower per image than at
-    batch 1-8 in benchmarks/test_evaluators_bench.py, and 64 on CUDA)."""
+    (0 = auto: 4 on CPU — with one thread, EfficientNet-B2 at 260 px took 4.5 s per 32 images at
+    batch 1 or 4, 5.0 s at 8 and 10.1 s at 32 — and 64 on CUDA)."""
 
     model: str = "enet_b2_8"
     path: str = ""
@@ -125,7 +125,7 @@ class HSEmotionClassifier(EmotionClassifier):
     @torch.inference_mode()
     def predict_proba(self, images: torch.Tensor) -> torch.Tensor:
         out = []
-        step = self.options.batch_size or (64 if self.device.type == "cuda" else 8)
+        step = self.options.batch_size or (64 if self.device.type == "cuda" else 4)
         for i in range(0, images.shape[0], step):
             x = images[i:i + step].to(self.device, torch.float32)
             # hsemotion resizes to a square without keeping aspect (transforms.Resize((s, s))).
