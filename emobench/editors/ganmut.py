@@ -106,13 +106,13 @@ class GANmutInit:
 
 @dataclass(frozen=True)
 class GANmutParams:
-    """rho: linear strength (paper 1.0); mu_mode: tanh | raw (gaussian centres); theta/x/y: a free code (NaN = off)."""
+    """rho: linear strength (paper 1.0); mu_mode: tanh | raw (gaussian centres); theta or x/y: a free code (unset = off)."""
 
     rho: float = 1.0
     mu_mode: str = "tanh"
-    theta: float = float("nan")
-    x: float = float("nan")
-    y: float = float("nan")
+    theta: float | None = None
+    x: float | None = None
+    y: float | None = None
 
 
 def make_random_checkpoint(path: str | Path, variant: str = "linear", seed: int = 0) -> Path:
@@ -163,9 +163,11 @@ class GANmutEditor(Editor):
     def codes(self, targets: torch.Tensor, p: GANmutParams) -> torch.Tensor:
         """The 2-d expression code of each target (or the free code when given)."""
         n = targets.shape[0]
-        if not math.isnan(p.x) or not math.isnan(p.y):
+        if p.x is not None or p.y is not None:
+            if p.x is None or p.y is None:
+                raise ValueError(f"ganmut: a free code needs both x and y, got x={p.x} y={p.y}")
             return torch.tensor([[p.x, p.y]], dtype=torch.float32).repeat(n, 1)
-        if not math.isnan(p.theta):
+        if p.theta is not None:
             return torch.tensor([[math.cos(p.theta), math.sin(p.theta)]]).repeat(n, 1) * p.rho
         rows = []
         for t in targets.tolist():

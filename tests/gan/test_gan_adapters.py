@@ -134,3 +134,20 @@ def test_golden_outputs(tmp_path, case):
     x = torch.linspace(0, 1, 3 * 64 * 64).reshape(1, 3, 64, 64)
     y = ed.edit(x, [0], [1]).images
     assert (float(y.mean()), float(y.std())) == pytest.approx(GOLDEN[IDS[case]], abs=2e-4)
+
+
+@pytest.mark.parametrize("method,make", [("ganmut", lambda p: ganmut.make_random_checkpoint(p, "linear")),
+                                         ("gganmut", lambda p: ganmut.make_random_checkpoint(p, "gaussian")),
+                                         ("ganimation", lambda p: ganimation.make_random_checkpoint(p, "replicate"))])
+def test_run_end_to_end_with_an_official_format_checkpoint(tmp_path, capsys, method, make):
+    from emobench.cli import main
+    from emobench.store import read_run
+
+    ckpt = make(tmp_path / "G.ckpt")
+    argv = ["run", "--method", method, "--protocol", "synthetic", "--set", f"checkpoint={ckpt}",
+            "--set", "protocol.evaluators=[\"quality\"]", "--limit", "4", "--out", str(tmp_path / "runs"), "--quiet"]
+    assert main(argv) == 0
+    run_dir = Path(capsys.readouterr().out.split(":")[0])
+    records = read_run(run_dir)
+    assert len(records) == 4 and all(r["status"] == "ok" for r in records)
+    assert all((run_dir / r["output"]).is_file() and r["metric.psnr"] is not None for r in records)
