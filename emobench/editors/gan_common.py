@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emobench.editors.state_dicts import load_strict
+
 
 class GANCheckpointError(ValueError):
     """A GAN checkpoint whose keys or shapes do not match the official layout."""
@@ -45,17 +47,7 @@ def from_native(images: torch.Tensor, size: int, bgr: bool) -> torch.Tensor:
 
 def strict_load(module: nn.Module, state: Mapping[str, torch.Tensor], where: str) -> None:
     """``load_state_dict(strict=True)`` with a message naming missing, unexpected and mis-shaped keys."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or wrong:
-        show = lambda keys: ", ".join(keys[:5]) + (f" … (+{len(keys) - 5})" if len(keys) > 5 else "")  # noqa: E731
-        parts = [f"{len(missing)} missing ({show(missing)})" if missing else "",
-                 f"{len(unexpected)} unexpected ({show(unexpected)})" if unexpected else "",
-                 f"{len(wrong)} with the wrong shape ({show(wrong)})" if wrong else ""]
-        raise GANCheckpointError(f"{where}: not the official layout: " + "; ".join(p for p in parts if p))
-    module.load_state_dict(state, strict=True)
+    load_strict(module, state, GANCheckpointError, f"{where}: not the official layout")
 
 
 def read_state(path: str | Path) -> dict:
