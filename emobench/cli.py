@@ -36,8 +36,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"emobench {emobench.__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(f"emobench.commands.{name}").add_parser(subparsers)
+        try:
+            module = importlib.import_module(f"emobench.commands.{name}")
+        except Exception as exc:  # noqa: BLE001 - one broken command must not take the others down
+            _add_broken(subparsers, name.removesuffix("_cmd"), exc)
+            continue
+        module.add_parser(subparsers)
     return parser
+
+
+def _add_broken(subparsers: argparse._SubParsersAction, command: str, exc: Exception) -> None:
+    reason = f"{type(exc).__name__}: {exc}"
+    p = subparsers.add_parser(command, help=f"(unavailable: {reason})", description=f"unavailable: {reason}")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def run(args: argparse.Namespace) -> int:
+        from emobench.errors import UserError
+
+        raise UserError(f"`emobench {command}` is unavailable in this installation ({reason})")
+
+    p.set_defaults(func=run)
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:

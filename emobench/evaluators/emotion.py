@@ -8,7 +8,7 @@ offline FER2013 mini-Xception otherwise, and records the choice.
 
 Example:
     >>> import torch
-    >>> ev = EmotionEvaluator.from_config({"backend": "synthetic-judge"})
+    >>> ev = EmotionEvaluator.from_config({"backend": "fer-minixception"})
     >>> x = torch.rand(2, 3, 64, 64)
     >>> sorted(ev.evaluate(EvalBatch(x, x, torch.tensor([0, 0]), torch.tensor([1, 2]))))[:2]
     ['accuracy', 'emotion.anger']

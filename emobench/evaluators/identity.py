@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,9 +28,10 @@ import numpy as np
 import torch
 
 from emobench.editors.base import options_from_mapping
+from emobench.evaluators.cache import FeatureCache
 from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
 from emobench.faces.align import arcface_align
-from emobench.faces.detect import YuNetDetector, choose_face
+from emobench.faces.detect import DETECTORS, choose_face, make_detector
 from emobench.imageio import to_uint8
 from emobench.weights import ASSETS, resolve, sha256_file
 
@@ -41,7 +41,9 @@ BACKENDS = ("sface", "insightface")
 @dataclass(frozen=True)
 class IdentityOptions:
     """backend: sface | insightface; model: ONNX path (insightface; sface defaults to the asset);
-    detect: find and align faces; on_no_face: center | nan; face_policy: largest | error; cache_size: source embeddings kept."""
+    detect: find and align faces; on_no_face: center | nan; face_policy: largest | error;
+    cache_size: source embeddings kept in memory; disk_cache: also keep them as .npy under EMOBENCH_HOME;
+    face_backend: yunet (offline default) | mtcnn | fan (needs the face-alignment package)."""
 
     backend: str = "sface"
     model: str = ""
@@ -49,9 +51,11 @@ class IdentityOptions:
     on_no_face: str = "center"
     face_policy: str = "largest"
     cache_size: int = 4096
+    disk_cache: bool = False
+    face_backend: str = "yunet"
 
 
-def onnx_session(path: Path):
+def onnx_session(path: Path, device: torch.device | str = "cpu"):
     """An onnxruntime session with unused graph inputs dropped and a dynamic batch dimension.
 
     SFace lists its weights as graph inputs, which OpenCV 5's DNN and onnxruntime's batch
@@ -74,7 +78,10 @@ def onnx_session(path: Path):
             dims[0].dim_param = "N"
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    providers = ["CPUExecutionProvider"]
+    if torch.device(device).type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=providers)
 
 
 class IdentityEvaluator(Evaluator):
@@ -85,6 +92,11 @@ class IdentityEvaluator(Evaluator):
     def __init__(self, options: IdentityOptions, device: torch.device | str = "cpu"):
         if options.backend not in BACKENDS:
             raise ValueError(f"identity: backend must be one of {', '.join(BACKENDS)}, got {options.backend!r}")
+        if options.face_policy not in ("largest", "error"):
+            raise ValueError(f"identity: face_policy must be 'largest' or 'error', got {options.face_policy!r}")
+        if options.face_backend not in DETECTORS:
+            raise ValueError(f"identity: face_backend must be one of {', '.join(DETECTORS)}, "
+                             f"got {options.face_backend!r}")
         if options.on_no_face not in ("center", "nan"):
             raise ValueError(f"identity: on_no_face must be 'center' or 'nan', got {options.on_no_face!r}")
         if options.backend == "insightface" and not options.model:
@@ -96,10 +108,13 @@ class IdentityEvaluator(Evaluator):
             raise FileNotFoundError(f"identity: model file {path} not found")
         self.model_path = path
         self.sha256 = ASSETS["sface"].sha256 if not options.model else sha256_file(path)
-        self._session = onnx_session(path)
+        self._session = onnx_session(path, device)
         self._input = self._session.get_inputs()[0].name
-        self._detector = YuNetDetector.from_weights() if options.detect else None
-        self._cache: OrderedDict[str, tuple[np.ndarray, float]] = OrderedDict()
+        self._detector = make_detector(options.face_backend, str(device)) if options.detect else None
+        # Features depend on the model and on detection/alignment settings: all go into the cache key.
+        variant = f"{options.backend}-{options.face_backend if options.detect else 'nodetect'}-{options.face_policy}"
+        self.cache = FeatureCache(variant, self.sha256 or "", capacity=options.cache_size,
+                                  disk=options.disk_cache)
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], device: torch.device | str = "cpu") -> "IdentityEvaluator":
@@ -108,9 +123,12 @@ class IdentityEvaluator(Evaluator):
     def info(self) -> EvaluatorInfo:
         weights = {self.model_path.name: self.sha256}
         if self._detector is not None:
-            weights[ASSETS["yunet"].relpath] = ASSETS["yunet"].sha256
+            names = {"yunet": ("yunet",), "mtcnn": ("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet")}
+            for name in names.get(self.options.face_backend, ()):
+                weights[ASSETS[name].relpath] = ASSETS[name].sha256
         return EvaluatorInfo(self.name, self.options.backend, weights,
-                             {"detect": self.options.detect, "on_no_face": self.options.on_no_face,
+                             {"detect": self.options.detect, "face_backend": self.options.face_backend,
+                              "face_policy": self.options.face_policy, "on_no_face": self.options.on_no_face,
                               "alignment": "arcface-5pt-112"})
 
     def metrics(self) -> list[MetricInfo]:
@@ -140,23 +158,19 @@ class IdentityEvaluator(Evaluator):
         return emb, np.array(found, dtype=np.float64)
 
     def _source_embeddings(self, batch: EvalBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings of the sources; cached by (backend, weights sha, source key) when keys are given."""
         keys = list(batch.source_keys) if batch.source_keys is not None else [None] * batch.size
-        missing = [i for i, k in enumerate(keys) if k is None or k not in self._cache]
-        emb = [None] * batch.size
-        found = np.zeros(batch.size)
+        rows: list[np.ndarray | None] = [None if k is None else self.cache.get(k) for k in keys]
+        missing = [i for i, r in enumerate(rows) if r is None]
         if missing:
-            e, f = self.embed(batch.sources[missing])
+            emb, found = self.embed(batch.sources[missing])
             for j, i in enumerate(missing):
-                emb[i], found[i] = e[j], f[j]
+                # One row = embedding + detection flag, so a cached source keeps its flag.
+                rows[i] = np.append(emb[j], found[j])
                 if keys[i] is not None:
-                    self._cache[keys[i]] = (e[j], f[j])
-                    while len(self._cache) > self.options.cache_size:
-                        self._cache.popitem(last=False)
-        for i, k in enumerate(keys):
-            if emb[i] is None:
-                emb[i], found[i] = self._cache[k]
-                self._cache.move_to_end(k)
-        return np.stack(emb), found
+                    self.cache.put(keys[i], rows[i])
+        table = np.stack(rows)
+        return table[:, :-1], table[:, -1]
 
     def evaluate(self, batch: EvalBatch) -> dict[str, np.ndarray]:
         src, src_found = self._source_embeddings(batch)

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,11 @@ def build_lpips(net: str = "alex", device: torch.device | str = "cpu") -> nn.Mod
         raise ValueError(f"LPIPS net must be one of {', '.join(BACKBONE_ASSET)}, got {net!r}")
     head = resolve(f"lpips-head-{net}")
     kernels = _backbone_kernels(load_numpy_pickle(resolve(BACKBONE_ASSET[net])))
-    model = lpips.LPIPS(pretrained=True, net=net, version="0.1", pnet_rand=True, model_path=str(head), verbose=False)
+    with warnings.catch_warnings():
+        # lpips passes torchvision the deprecated ``pretrained=False``; the warning is noise here.
+        warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
+        model = lpips.LPIPS(pretrained=True, net=net, version="0.1", pnet_rand=True, model_path=str(head),
+                            verbose=False)
     convs = [m for m in model.net.modules() if isinstance(m, nn.Conv2d)]
     if len(convs) != len(kernels):
         raise ValueError(f"LPIPS {net}: backbone has {len(convs)} convs but the weight file has {len(kernels)}")

@@ -2,7 +2,9 @@
 
 Synthetic faces (the same person rendered with the target expression) and the London set
 (the real smiling photo of the same person) know the ground truth of an edit; other
-datasets leave these columns NaN.
+datasets leave these columns NaN. With ``csim = true`` it also reports ``paired.csim``, the
+identity similarity of edit and true target (SFace by default; ``identity_backend`` /
+``identity_model`` as in the identity evaluator).
 
 Example:
     >>> import torch
@@ -15,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -25,26 +28,55 @@ from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, Metric
 from emobench.evaluators.quality import QualityEvaluator, QualityOptions, psnr_ssim
 
 
+@dataclass(frozen=True)
+class PairedOptions:
+    """lpips / lpips_net / batch_size: as for ``quality``; csim: also identity similarity to the
+    true target; identity_backend / identity_model: the identity evaluator's backend and model."""
+
+    lpips: bool = True
+    lpips_net: str = "alex"
+    batch_size: int = 32
+    csim: bool = False
+    identity_backend: str = "sface"
+    identity_model: str = ""
+
+
 class PairedEvaluator(Evaluator):
     """Distance of the edit to the ground-truth target image (lower LPIPS / higher PSNR is better)."""
 
     name = "paired"
 
-    def __init__(self, quality: QualityEvaluator):
+    def __init__(self, quality: QualityEvaluator, identity=None):
         self.quality = quality
+        self.identity = identity
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], device: torch.device | str = "cpu") -> "PairedEvaluator":
-        return cls(QualityEvaluator(options_from_mapping(QualityOptions, options, "paired evaluator options"), device))
+        opts = options_from_mapping(PairedOptions, options, "paired evaluator options")
+        quality = QualityEvaluator(QualityOptions(opts.lpips, opts.lpips_net, opts.batch_size), device)
+        identity = None
+        if opts.csim:
+            from emobench.evaluators.identity import IdentityEvaluator, IdentityOptions
+
+            identity = IdentityEvaluator(IdentityOptions(backend=opts.identity_backend, model=opts.identity_model),
+                                         device)
+        return cls(quality, identity)
 
     def info(self) -> EvaluatorInfo:
         inner = self.quality.info()
-        return EvaluatorInfo(self.name, inner.backend, inner.weights_sha256,
-                             {**inner.settings, "reference": "ground-truth target image"})
+        weights = dict(inner.weights_sha256)
+        backend = inner.backend
+        if self.identity is not None:
+            weights.update(self.identity.info().weights_sha256)
+            backend += f"+{self.identity.options.backend}"
+        return EvaluatorInfo(self.name, backend, weights, {**inner.settings, "reference": "ground-truth target image"})
 
     def metrics(self) -> list[MetricInfo]:
-        return [MetricInfo(f"paired.{m.name}", m.higher_is_better, m.description.replace("source", "true target"))
-                for m in self.quality.metrics()]
+        out = [MetricInfo(f"paired.{m.name}", m.higher_is_better, m.description.replace("source", "true target"))
+               for m in self.quality.metrics()]
+        if self.identity is not None:
+            out.append(MetricInfo("paired.csim", True, "cosine identity similarity edit vs true target"))
+        return out
 
     def evaluate(self, batch: EvalBatch) -> dict[str, np.ndarray]:
         names = [m.name for m in self.metrics()]
@@ -54,4 +86,8 @@ class PairedEvaluator(Evaluator):
         cols = {"paired.psnr": psnr, "paired.ssim": ssim}
         if self.quality.options.lpips:
             cols["paired.lpips"] = self.quality.lpips_distance(batch.edits, batch.references)
+        if self.identity is not None:
+            ref, _ = self.identity.embed(batch.references)
+            edit, _ = self.identity.embed(batch.edits)
+            cols["paired.csim"] = (ref * edit).sum(1)
         return cols

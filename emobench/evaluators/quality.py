@@ -25,6 +25,7 @@ from emobench.editors.base import options_from_mapping
 from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
 from emobench.weights import ASSETS, resolve, sha256_file
 
+_SSIM_CHUNK = 8
 CONVENTION = "piq PSNR/SSIM on RGB in [0,1] (data_range 1), per image; LPIPS v0.1"
 
 
@@ -53,7 +54,10 @@ def psnr_ssim(a: torch.Tensor, b: torch.Tensor) -> tuple[np.ndarray, np.ndarray]
     # piq's SSIM uses an 11-px window: smaller images fall back to the largest odd window that fits.
     side = min(a.shape[-1], a.shape[-2])
     kernel = 11 if side >= 11 else max(1, side - (1 - side % 2))
-    ssim = piq.ssim(a, b, data_range=1.0, reduction="none", kernel_size=kernel)
+    # Chunks of 8: piq's SSIM on a whole batch of 32 (128 px) ran 1.7x slower per image on CPU than
+    # on small chunks (cache-bound Gaussian filtering); values are per image, so chunking changes nothing.
+    ssim = torch.cat([piq.ssim(x, y, data_range=1.0, reduction="none", kernel_size=kernel)
+                      for x, y in zip(a.split(_SSIM_CHUNK), b.split(_SSIM_CHUNK))])
     return psnr.cpu().double().numpy(), ssim.cpu().double().numpy()
 
 

@@ -113,3 +113,29 @@ def choose_face(faces: list[Face], policy: str, where: str = "image") -> Face:
             raise NoFaceError(f"{where}: {len(faces)} faces found, expected one (policy 'error'; use 'largest')")
         return faces[0]
     raise ValueError(f"face policy must be 'largest' or 'error', got {policy!r}")
+
+
+DETECTORS = ("yunet", "mtcnn", "fan")
+
+
+def make_detector(backend: str = "yunet", device: str = "cpu"):
+    """A face detector by name: ``yunet`` (default, offline, OpenCV), ``mtcnn`` (torch, facenet-pytorch
+    weights) or ``fan`` (needs the face-alignment package). All return :class:`Face` lists.
+
+    Example:
+        >>> make_detector("dlib")
+        Traceback (most recent call last):
+        ...
+        ValueError: face backend must be one of yunet, mtcnn, fan; got 'dlib'
+    """
+    if backend == "yunet":
+        return YuNetDetector.from_weights()
+    if backend == "mtcnn":
+        from emobench.faces.mtcnn import MTCNNDetector
+
+        return MTCNNDetector.from_weights()
+    if backend == "fan":
+        from emobench.faces.fan import FANDetector
+
+        return FANDetector.create(device)
+    raise ValueError(f"face backend must be one of {', '.join(DETECTORS)}; got {backend!r}")

@@ -84,3 +84,23 @@ def test_backbone_pickle_refuses_code(tmp_path):
     path.write_bytes(pickle.dumps({"x": Evil()}))
     with pytest.raises(pickle.UnpicklingError, match="refusing to unpickle builtins.print"):
         load_numpy_pickle(path)
+
+
+def test_paired_csim_on_london_pairs(shared_data):
+    """London: the smiling photo is the true target of a neutral→happy edit; its own smile scores high."""
+    from emobench.evaluators import EVALUATORS
+    from emobench.evaluators.base import EvalBatch
+
+    ids = ["001", "002", "003"]
+    neutral = torch.stack([load_image(shared_data / "london_256" / "neutral" / f"{i}.jpg") for i in ids])
+    happy = torch.stack([load_image(shared_data / "london_256" / "happy" / f"{i}.jpg") for i in ids])
+    ev = EVALUATORS.get("paired").from_config({"csim": True, "lpips": False})
+    assert [m.name for m in ev.metrics()] == ["paired.psnr", "paired.ssim", "paired.csim"]
+    n = len(ids)
+    perfect = ev.evaluate(EvalBatch(neutral, happy, torch.zeros(n, dtype=torch.long), torch.ones(n, dtype=torch.long),
+                                    references=happy))
+    np.testing.assert_allclose(perfect["paired.csim"], 1.0, atol=1e-5)
+    wrong = ev.evaluate(EvalBatch(neutral, happy.roll(1, 0), torch.zeros(n, dtype=torch.long),
+                                  torch.ones(n, dtype=torch.long), references=happy))
+    assert (wrong["paired.csim"] < 0.6).all() and (wrong["paired.psnr"] < perfect["paired.psnr"]).all()
+    assert "face_recognition_sface_2021dec_int8bq.onnx" in ev.info().weights_sha256

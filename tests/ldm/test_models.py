@@ -111,5 +111,5 @@ def test_lightning_layout_loads_strictly(tmp_path):
     broken["state_dict"].pop("first_stage_model.encoder.conv_in.weight")
     broken["state_dict"]["first_stage_model.extra.weight"] = torch.zeros(1)
     torch.save(broken, path)
-    with pytest.raises(CheckpointError, match="1 missing: encoder.conv_in.weight; 1 unexpected: extra.weight"):
+    with pytest.raises(CheckpointError, match=r"1 missing \(encoder.conv_in.weight\); 1 unexpected \(extra.weight\)"):
         load_lightning_checkpoint(path, MICRO)

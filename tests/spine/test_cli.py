@@ -96,8 +96,9 @@ def test_score_command(tmp_path, cards_dir, capsys):
     run_dir = Path(capsys.readouterr().out.split(":")[0])
     assert main(["score", str(run_dir), "--quiet", "--device", "cpu"]) == 0
     assert "rescored 10 edits" in capsys.readouterr().out
-    assert main(["report", str(tmp_path)]) == 0
-    assert "10 ok / 10 records" in capsys.readouterr().out
+    assert main(["report", str(tmp_path), "--bootstrap", "20"]) == 0
+    assert "index.html (2 tables" in capsys.readouterr().out
+    assert (tmp_path / "report" / "tables" / "mean.csv").is_file()
 
 
 def test_folder_protocol_on_the_shared_london_set(shared_data, tmp_path, capsys):
@@ -114,3 +115,12 @@ def test_folder_protocol_on_the_shared_london_set(shared_data, tmp_path, capsys)
     assert {r["image_id"] for r in records} == {"neutral/001", "neutral/002", "happy/001", "happy/002"}
     assert main(argv) == 0  # resumes: nothing new
     assert "0 new records" in capsys.readouterr().out
+
+
+def test_cli_imports_no_torch_and_survives_a_broken_command(tmp_path):
+    code = ("import sys; import emobench.commands as c; c.COMMAND_MODULES = c.COMMAND_MODULES + ('nosuch_cmd',); "
+            "from emobench.cli import build_parser, main; build_parser(); assert 'torch' not in sys.modules, "
+            "'a command module imports torch at import time'; sys.exit(main(['nosuch']))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "error: `emobench nosuch` is unavailable in this installation (ModuleNotFoundError" in proc.stderr

@@ -221,3 +221,11 @@ def test_retry_errors_supersedes_error_rows(cards_dir, tmp_path, monkeypatch):
     assert len(records) == 10 and all(r["status"] == "ok" for r in records)
     lines = record_files(first.run_dir)[0].read_text().splitlines()
     assert len(lines) == 10 + first.errors
+
+
+def test_identity_edit_scores_as_its_source_exactly(cards_dir, tmp_path):
+    # the fake dataset renders float images; sources are scored at 8 bits like the saved edits
+    protocol = load_protocol(str(write_protocol(cards_dir)))
+    result = run(load_method("identity"), protocol, RunOptions(out=tmp_path, quiet=True))
+    records = read_run(result.run_dir)
+    assert len(records) == 10 and all(r["metric.mae"] == 0.0 for r in records)

@@ -88,6 +88,11 @@ class LDMEditor(Editor):
         path = resolve_checkpoint(opts.checkpoint)
         return cls(load_checkpoint(path, weights=opts.weights), opts, checkpoint_sha256(path), device)
 
+    @classmethod
+    def from_model(cls, model: LatentDiffusion, device: torch.device | str = "cpu") -> "LDMEditor":
+        """An editor around an in-memory model (tests, notebooks, benchmarks); no checkpoint sha."""
+        return cls(model, LDMInit(checkpoint="<in-memory>"), "", device)
+
     def identity(self) -> dict[str, Any]:
         return {"editor": "ldm", "init": asdict(self.init), "checkpoint_sha256": self.sha256}
 

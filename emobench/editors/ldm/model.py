@@ -31,6 +31,7 @@ from emobench.editors.ldm.embedder import ClassEmbedder
 from emobench.editors.ldm.schedule import NoiseSchedule
 from emobench.editors.ldm.unet import UNet
 from emobench.editors.ldm.vqgan import VQGAN
+from emobench.editors.state_dicts import load_strict
 from emobench.weights import sha256_file
 
 
@@ -130,18 +131,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
 
 def _strict_load(module: nn.Module, state: Mapping[str, torch.Tensor], where: str) -> None:
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or wrong:
-        def show(keys):
-            return ", ".join(keys[:6]) + (f" … (+{len(keys) - 6})" if len(keys) > 6 else "")
-        parts = [f"{len(missing)} missing: {show(missing)}" if missing else "",
-                 f"{len(unexpected)} unexpected: {show(unexpected)}" if unexpected else "",
-                 f"{len(wrong)} of the wrong shape: {show(wrong)}" if wrong else ""]
-        raise CheckpointError(f"{where}: state dict does not match the model: " + "; ".join(p for p in parts if p))
-    module.load_state_dict(state, strict=True)
+    load_strict(module, state, CheckpointError, f"{where}: state dict does not match the model")
 
 
 def load_checkpoint(path: str | Path, weights: str = "ema", device: torch.device | str = "cpu") -> LatentDiffusion:

@@ -1,0 +1,65 @@
+"""Optional face-alignment (FAN) backend — the detector/landmarker the paper's preprocessing used.
+
+Needs the ``face-alignment`` package (``pip install face-alignment``, part of the ``paper``
+extra); without it :func:`FANDetector.create` raises an ``ImportError`` that says so. FAN's 68
+iBUG landmarks are reduced to the 5 points the rest of emobench uses (eye centres, nose
+tip, mouth corners), in YuNet's order, so every aligner works with either backend.
+
+Example:
+    >>> import numpy as np
+    >>> pts = np.zeros((68, 2)); pts[36:42] = [10, 20]; pts[42:48] = [30, 20]
+    >>> five_from_68(pts)[:2].tolist()
+    [[10.0, 20.0], [30.0, 20.0]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emobench.faces.detect import Face
+
+# iBUG-68 indices: 36-41 right eye (image left), 42-47 left eye, 30 nose tip, 48/54 mouth corners.
+_RIGHT_EYE, _LEFT_EYE, _NOSE, _MOUTH_R, _MOUTH_L = slice(36, 42), slice(42, 48), 30, 48, 54
+
+
+def five_from_68(points: np.ndarray) -> np.ndarray:
+    """``(68, 2)`` iBUG landmarks → ``(5, 2)``: image-left eye, image-right eye, nose, mouth corners."""
+    points = np.asarray(points, dtype=np.float64)
+    if points.shape != (68, 2):
+        raise ValueError(f"expected (68, 2) iBUG landmarks, got shape {points.shape}")
+    return np.stack([points[_RIGHT_EYE].mean(0), points[_LEFT_EYE].mean(0), points[_NOSE],
+                     points[_MOUTH_R], points[_MOUTH_L]])
+
+
+class FANDetector:
+    """face-alignment's SFD detector + 2-D FAN landmarks, exposed like :class:`YuNetDetector`."""
+
+    def __init__(self, model):
+        self._fa = model
+
+    @classmethod
+    def create(cls, device: str = "cpu") -> "FANDetector":
+        try:
+            import face_alignment
+        except ImportError as exc:
+            raise ImportError("the 'fan' face backend needs the face-alignment package: "
+                              "pip install face-alignment (or pip install 'emobench[paper]'); "
+                              "the default backend 'yunet' needs nothing extra") from exc
+        kind = getattr(face_alignment.LandmarksType, "TWO_D", None) or face_alignment.LandmarksType._2D
+        return cls(face_alignment.FaceAlignment(kind, device=device, face_detector="sfd"))
+
+    def detect(self, image_bgr: np.ndarray) -> list[Face]:
+        """Every face in an ``(H, W, 3)`` uint8 BGR image, best score first."""
+        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+            raise ValueError(f"expected an (H, W, 3) uint8 BGR image, got {image_bgr.shape} {image_bgr.dtype}")
+        rgb = np.ascontiguousarray(image_bgr[:, :, ::-1])
+        landmarks, scores, boxes = self._fa.get_landmarks_from_image(rgb, return_bboxes=True,
+                                                                      return_landmark_score=True)
+        if not landmarks:
+            return []
+        faces = []
+        for pts, score, box in zip(landmarks, scores, boxes):
+            x0, y0, x1, y1 = (float(v) for v in box[:4])
+            conf = float(box[4]) if len(box) > 4 else float(np.mean(score))
+            faces.append(Face((x0, y0, x1 - x0, y1 - y0), five_from_68(pts), conf))
+        return sorted(faces, key=lambda f: -f.score)

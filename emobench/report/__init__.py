@@ -1,0 +1,1 @@
+"""Reports from run records only (never models): tables, confidence intervals, plots, grids, index.html."""

@@ -1,0 +1,49 @@
+"""Every built-in card names registered things and passes options they accept.
+
+Editors, datasets and evaluators that are not in this checkout yet are skipped by name;
+missing weights skip with the file named. Catches e.g. a card option the class does not know.
+"""
+
+import importlib
+
+import pytest
+
+from emobench.cards import builtin_names, load_method, load_protocol
+from emobench.editors import EDITORS
+from emobench.evaluators import EVALUATORS
+from emobench.weights import MissingWeightError
+
+
+def _get(registry, name):
+    target = registry.target(name)  # unknown names fail here, as they should
+    try:
+        importlib.import_module(target.partition(":")[0])
+    except ModuleNotFoundError as exc:
+        if exc.name and target.startswith(exc.name):
+            pytest.skip(f"{target} is not in this checkout")
+        raise
+    return registry.get(name)
+
+
+@pytest.mark.parametrize("name", builtin_names("methods"))
+def test_method_card_editor_and_params(name):
+    card = load_method(name)
+    cls = _get(EDITORS, card.editor)
+    from emobench.editors.base import options_from_mapping
+
+    options_from_mapping(cls.Params, dict(card.params), f"{card.path} [params]")
+    options_from_mapping(cls.Init, dict(card.init), f"{card.path} [init]")
+
+
+@pytest.mark.parametrize("name", builtin_names("protocols"))
+def test_protocol_card_evaluator_options(name):
+    card = load_protocol(name)
+    absent = []
+    for evaluator in card.evaluators:
+        cls = _get(EVALUATORS, evaluator)
+        try:
+            cls.from_config(dict(card.evaluator_options.get(evaluator, {})), "cpu")
+        except MissingWeightError as exc:  # the options were accepted; only a weight file is absent
+            absent.append(f"{evaluator}: {str(exc).splitlines()[0]}")
+    if absent:
+        pytest.skip(f"{name}: " + "; ".join(absent))
