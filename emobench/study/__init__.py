@@ -1,0 +1,1 @@
+"""User studies: questionnaires, answer ingestion and exact binomial analysis."""
