@@ -200,6 +200,9 @@ def _typed(value: Any, kind: type | tuple[type, ...], where: str, expected: str)
 
 
 def _label_names(values: Any, where: str, *, allow_contempt: bool) -> tuple[str, ...]:
+    # `--set targets=happy` or `--set targets=happy,sad` is a list of one or more names.
+    if isinstance(values, str) and values.strip():
+        values = [v.strip() for v in values.split(",") if v.strip()]
     if not isinstance(values, list) or not values:
         raise CardError(f"{where}: expected a non-empty list of emotion names, got {values!r}")
     names = []

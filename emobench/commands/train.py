@@ -1,4 +1,4 @@
-"""``emobench train vqgan|ldm|export``: train the paper's model stages (tiny or paper size)."""
+"""``emobench train vqgan|ldm|cgf|export``: train the paper's model stages (tiny or paper size)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ EXAMPLES = """examples:
   emobench train ldm   --config configs/demo_ldm.toml   --out runs/train/demo_ldm
   emobench train ldm   --config configs/demo_ldm.toml   --out runs/train/demo_ldm --resume   # continue
   emobench train export runs/train/demo_ldm/last.safetensors demo.safetensors            # EMA-only copy
+  emobench train cgf   --config configs/demo_cgf.toml --target all --out runs/cgf/demo    # CGF (ldm-cgf)
   torchrun --nproc-per-node 4 -m emobench train ldm --config my_ldm.toml --out runs/train/ldm  # DDP
 
 A config TOML has [train] (model = "tiny"|"paper", steps, batch_size, grad_accum, lr, seed, ...),
@@ -19,7 +20,7 @@ options) and optional [first_stage_config], [unet], [diffusion] tables that refi
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help="train the VQGAN first stage and the latent diffusion model",
                               description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="stage", required=True, metavar="{vqgan,ldm,export}")
+    sub = p.add_subparsers(dest="stage", required=True, metavar="{vqgan,ldm,cgf,export}")
     for stage in ("vqgan", "ldm"):
         s = sub.add_parser(stage, help=f"train the {stage}", epilog=EXAMPLES,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,13 +32,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     e = sub.add_parser("export", help="write an inference-only (EMA) copy of an LDM checkpoint")
     e.add_argument("checkpoint")
     e.add_argument("dest")
-    try:  # CGF finetuning lives in its own module when installed
-        from emobench.editors.ldm import cgf_train  # noqa: F401
-    except ImportError:
-        cgf_train = None
-    if cgf_train is not None:
-        c = sub.add_parser("cgf", help="CLIP-guided finetuning of the U-Net for one target emotion")
-        cgf_train.add_arguments(c)
+    from emobench.cgf import cli as cgf_train
+
+    c = sub.add_parser("cgf", help="CLIP-guided finetuning of the U-Net per target emotion (ldm-cgf)")
+    cgf_train.add_arguments(c)
     p.set_defaults(func=run)
     return p
 
@@ -50,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from emobench.errors import UserError
 
     if args.stage == "cgf":
-        from emobench.editors.ldm import cgf_train
+        from emobench.cgf import cli as cgf_train
 
         return cgf_train.run(args)
     from emobench.editors.ldm import trainer

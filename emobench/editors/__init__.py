@@ -14,7 +14,7 @@ EDITORS = Registry(
         "identity": "emobench.editors.identity:IdentityEditor",
         "precomputed": "emobench.editors.precomputed:PrecomputedEditor",
         "ldm": "emobench.editors.ldm.editor:LDMEditor",
-        "ldm-cgf": "emobench.editors.ldm.cgf_editor:CGFEditor",
+        "ldm-cgf": "emobench.cgf.editor:CGFEditor",
         "ganmut": "emobench.editors.ganmut:GANmutEditor",
         "stargan-v2": "emobench.editors.stargan_v2:StarGANv2Editor",
         "ganimation": "emobench.editors.ganimation:GANimationEditor",
