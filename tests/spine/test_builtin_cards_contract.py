@@ -47,3 +47,20 @@ def test_protocol_card_evaluator_options(name):
             absent.append(f"{evaluator}: {str(exc).splitlines()[0]}")
     if absent:
         pytest.skip(f"{name}: " + "; ".join(absent))
+
+
+@pytest.mark.parametrize("name", builtin_names("protocols"))
+def test_protocol_card_dataset_options(name, monkeypatch, tmp_path):
+    """The card's [dataset] options are ones its dataset takes; data that is absent here is no failure."""
+    from emobench.datasets import DATASETS
+    from emobench.datasets.base import DatasetError
+
+    card = load_protocol(name)
+    cls = _get(DATASETS, card.dataset)
+    monkeypatch.chdir(tmp_path)  # relative default roots find nothing: only the options are judged
+    for var in ("EMOBENCH_DATA", "EMOBENCH_AFFECTNET"):
+        monkeypatch.delenv(var, raising=False)
+    try:
+        cls.from_config(dict(card.dataset_options))
+    except DatasetError as exc:  # the options were accepted; only the images are absent
+        assert "unknown option" not in str(exc)
