@@ -50,6 +50,7 @@ from emobench.imageio import ImageReadError, pixel_sha256, save_png
 from emobench.labels import EMOTIONS
 from emobench.protocol import Request, Setting, build_requests, grid_points, in_shard, select_samples
 from emobench.scoring import finite, make_eval_batch, metric_infos, quantize, score_batch
+from emobench.leakage import leakage_warnings
 from emobench.store import RunStore, read_manifest
 
 
@@ -221,6 +222,7 @@ def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: M
         "method": {"name": p.method.name, "editor": p.method.editor, "title": p.method.title,
                    "citation": p.method.citation, "license": p.method.license},
         "evaluators": [dataclasses.asdict(ev.info()) for ev in p.evaluators],
+        "warnings": leakage_warnings(p.config["method"]["identity"], [ev.info() for ev in p.evaluators]),
         "metrics": [dataclasses.asdict(m) for m in metric_infos(p.evaluators)],
         "dataset": p.dataset_info,
         "settings": [{"id": s.id, "params": dict(s.params)} for s in p.settings],
