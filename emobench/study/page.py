@@ -34,7 +34,7 @@ INSTRUCTIONS = {
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
 .images{display:flex;gap:2em;justify-content:center;margin:1em 0}
-.images img{width:min(40vw,384px);height:auto;image-rendering:auto;border:3px solid transparent}
+.images img{width:min(40vw,55vh,384px);height:auto;border:3px solid transparent}
 button.pick{border:none;background:none;padding:0;cursor:pointer}
 button.pick.chosen img,button.choice.chosen{outline:3px solid #1a73e8}
 .choices{display:flex;flex-wrap:wrap;gap:.6em;justify-content:center}
