@@ -24,6 +24,7 @@ EPILOG = """examples:
   emobench run --method ldm --protocol affectnet-val --set guidance=3 --shard 0/4
   emobench score runs/synthetic/identity/<hash>   # recompute metrics of saved edits
   emobench report runs/synthetic/*/*              # tables, plots, index.html
+  emobench study make runs/london-pairs --kind realism --out study   # a user-study questionnaire
 """
 
 

@@ -1,0 +1,44 @@
+"""Helpers of the report/study tests: tiny fake runs with saved edits, polling."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Sequence, TypeVar
+
+import numpy as np
+from PIL import Image
+
+T = TypeVar("T")
+
+
+def study_run(root: Path, method: str, images: int = 4, targets: Sequence[str] = ("happy", "sad", "anger"),
+              protocol: str = "proto", params: dict | None = None) -> Path:
+    """A run directory with one random 16x16 PNG edit per (image, target), in the runner's layout."""
+    suffix = "".join(f"{k}{v}" for k, v in (params or {}).items())
+    run_dir = root / protocol / method / f"0123456789{suffix or 'ab'}"
+    (run_dir / "edits").mkdir(parents=True)
+    (run_dir / "manifest.json").write_text(json.dumps({"config": {"protocol": {"name": protocol}}, "evaluators": []}))
+    rng = np.random.default_rng(sum(map(ord, method + suffix)))
+    rows = []
+    for i in range(images):
+        for target in targets:
+            rid = f"{method}{suffix}-{i}-{target}"
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(run_dir / "edits" / f"{rid}.png")
+            rows.append({"request_id": rid, "image_id": f"img{i}", "method": method, "target": target,
+                         "status": "ok", "output": f"edits/{rid}.png",
+                         **{f"param.{k}": v for k, v in (params or {}).items()}})
+    (run_dir / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return run_dir
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition") -> T:
+    """Poll ``predicate`` until it returns something truthy (or fail after ``timeout`` seconds)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

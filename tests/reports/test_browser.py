@@ -1,0 +1,113 @@
+"""Headless Chromium: a participant fills in each questionnaire and downloads the answers, which
+ingest and analyze turn into the expected numbers; a report's index.html shows every image and table.
+
+Skips (saying what is missing) without /usr/bin/chromium, chromedriver or selenium; `.ci/run`
+installs them. A few seconds in all: one browser for the whole module.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from emobench.cli import main
+from emobench.imageio import save_png
+from emobench.report.build import build_report
+from emobench.study.analyze import analyze_counts
+from emobench.study.design import load_design
+from tests.reports.fakes import study_run, wait_for
+
+pytestmark = pytest.mark.browser
+
+
+def _loaded_images(driver) -> list[tuple[str, int]]:
+    wait_for(lambda: driver.execute_script("return Array.from(document.images).every(i => i.complete)"),
+             what="images to finish loading")
+    return driver.execute_script("return Array.from(document.images).map(i => [i.getAttribute('src'), i.naturalWidth])")
+
+
+@pytest.mark.parametrize("kind", ["realism", "emotion"])
+def test_participant_fills_in_the_questionnaire(chrome, tmp_path, kind):
+    from selenium.webdriver.common.by import By
+
+    root = tmp_path / "runs"
+    runs = [study_run(root, "ldm", images=3, targets=("happy", "sad")), study_run(root, "ganmut", images=3,
+                                                                                   targets=("happy", "sad")),
+            study_run(root, "identity", images=3, targets=("happy",))]
+    out = tmp_path / "study"
+    assert main(["study", "make", *map(str, runs), "--kind", kind, "--out", str(out), "--n", "2", "--seed", "5"]) == 0
+    design = load_design(out)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    chrome.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    chrome.get((out / "questionnaire" / "index.html").as_uri())
+    chrome.find_element(By.ID, "begin").click()
+    assert "participant id" in chrome.find_element(By.ID, "start-error").text  # an id is required
+    chrome.find_element(By.ID, "participant").send_keys("P-01")
+    chrome.find_element(By.ID, "begin").click()
+    # The participant picks the key (the first method / the right emotion) on every other item of each
+    # comparison, and changes the very first answer once with Back.
+    seen: Counter = Counter()
+    expected: Counter = Counter()
+    for step in range(len(design.items)):
+        item = design.by_id[chrome.find_element(By.ID, "trial").get_attribute("data-item")]
+        assert chrome.find_element(By.ID, "progress").text == f"Question {step + 1} of {len(design.items)}"
+        images = _loaded_images(chrome)
+        assert len(images) == len(item.images) and all(width == 16 for _, width in images), images
+        hit = seen[item.comparison] % 2 == 0
+        seen[item.comparison] += 1
+        choice = item.key if hit else next(c for c in design.choices if c != item.key)
+        expected[item.comparison] += hit
+        if step == 0:
+            wrong = next(c for c in design.choices if c != choice)
+            chrome.find_element(By.CSS_SELECTOR, f"button[data-choice='{wrong}']").click()
+            chrome.find_element(By.ID, "back").click()
+        chrome.find_element(By.CSS_SELECTOR, f"button[data-choice='{choice}']").click()
+    assert chrome.find_element(By.ID, "answered").text == f"{len(design.items)} of {len(design.items)} answered."
+    chrome.find_element(By.ID, "download").click()
+    name = f"answers-{design.study_id}-P-01.csv"
+    wait_for(lambda: (downloads / name).is_file() and (downloads / name).stat().st_size > 0, what=f"download {name}")
+
+    merged, results = tmp_path / "answers.csv", tmp_path / "results"
+    assert main(["study", "ingest", str(out), str(downloads / name), "--out", str(merged)]) == 0
+    assert main(["study", "analyze", str(out), str(merged), "--out", str(results)]) == 0
+    table = "realism.csv" if kind == "realism" else "emotion_by_method.csv"
+    label, count = ("Comparison", "Count") if kind == "realism" else ("Method", "Correct")
+    rows = {r[label]: r for r in csv.DictReader(open(results / table))}
+    p0 = 0.5 if kind == "realism" else 1 / 6
+    want = {r["comparison"]: r for r in analyze_counts({c: (expected[c], seen[c]) for c in seen}, p0=p0)}
+    assert set(rows) == set(want) == set(design.comparisons)
+    for comparison, row in rows.items():
+        assert (int(row[count]), int(row["N"])) == (want[comparison]["successes"], want[comparison]["trials"])
+        assert float(row["p (two-sided)"]) == pytest.approx(want[comparison]["p_two_sided"], rel=1e-12)
+
+
+def test_report_index_shows_every_image_and_table(chrome, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    run_dir = tmp_path / "syn" / "m" / "abc"
+    rows = []
+    for i, target in enumerate(["happy", "sad"] * 2):
+        rid = f"r{i}"
+        save_png(torch.rand(3, 16, 16), run_dir / "edits" / f"{rid}.png")
+        rows.append({"request_id": rid, "image_id": f"img{i // 2}", "method": "m", "target": target, "status": "ok",
+                     "output": f"edits/{rid}.png", "param.guidance": [1.0, 3.0][i % 2],
+                     "metric.accuracy": float(i % 2), "metric.psnr": 20.0 + i, "metric.target_prob": 0.5})
+    (run_dir / "manifest.json").write_text(json.dumps({"evaluators": []}))
+    (run_dir / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = build_report([tmp_path / "syn"], tmp_path / "report", n_boot=20)
+    chrome.get((tmp_path / "report" / "index.html").as_uri())
+    images = _loaded_images(chrome)
+    assert len(images) == len(report.figures) >= 3
+    assert all(width > 0 for _, width in images), [src for src, width in images if width == 0]
+    tables = chrome.find_elements(By.CSS_SELECTOR, "table")
+    assert len(tables) == len(report.tables)
+    for table, built in zip(tables, report.tables):
+        assert built.name in table.get_attribute("class")
+        body_rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert len(body_rows) == len(built.rows) > 0
