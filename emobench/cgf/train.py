@@ -77,6 +77,7 @@ def finetune(model: LatentDiffusion, latents: LatentSet, cfg: CGFConfig, loss: C
     per_epoch = (len(idx) + cfg.batch_size - 1) // cfg.batch_size
     total = per_epoch * cfg.epochs if cfg.max_steps <= 0 else min(cfg.max_steps, per_epoch * cfg.epochs)
     ts = ddim_timesteps(cfg.t0 / model.config.diffusion.timesteps, cfg.tune_steps, model.config.diffusion.timesteps)
+    out.mkdir(parents=True, exist_ok=True)
     state_path = out / f"cgf-{cfg.target}.state.pt"
     step = 0
     if resume and state_path.is_file():
