@@ -56,7 +56,7 @@ class CGFConfig:
     direction_form: str = "log"
     source_prompt: str = "generic"
     direction: str = "open_clip:ViT-B-16:openai"
-    identity: str = "standin"
+    identity: str = "irse50"
     log_every: int = 10
     data: dict[str, Any] = field(default_factory=lambda: {"dataset": "synthetic", "split": "train",
                                                           "identities": 256, "per_identity": 32})

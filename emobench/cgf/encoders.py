@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emobench.cgf.irse50 import IRSE50Identity
 from emobench.cgf.losses import adjective
 from emobench.cgf.standin import DEFAULT_WEIGHTS, StandInNet, load_standin, standin_sha256
 
@@ -156,7 +157,7 @@ class OpenCLIPDirection:
 
 
 DIRECTION_BACKENDS = ("standin", "open_clip:<model>:<pretrained tag or file>")
-IDENTITY_BACKENDS = ("standin", "none")
+IDENTITY_BACKENDS = ("irse50", "irse50:PATH", "standin", "none")
 
 
 def _standin(path: str) -> tuple[StandInNet, Path, str]:
@@ -179,11 +180,13 @@ def build_direction(spec: str, device: torch.device | str = "cpu") -> StandInDir
                      + (f" (did you mean {hint[0]!r}?)" if hint else ""))
 
 
-def build_identity(spec: str, device: torch.device | str = "cpu") -> StandInIdentity | None:
-    """``"standin"`` / ``"standin:PATH"`` or ``"none"`` (then λ_id must be 0)."""
+def build_identity(spec: str, device: torch.device | str = "cpu") -> StandInIdentity | IRSE50Identity | None:
+    """``"irse50"`` / ``"irse50:PATH"`` (the paper's), ``"standin"`` / ``"standin:PATH"`` or ``"none"`` (λ_id = 0)."""
     kind, _, rest = spec.partition(":")
     if kind == "none":
         return None
+    if kind == "irse50":
+        return IRSE50Identity.load(rest, device)
     if kind == "standin":
         return StandInIdentity(*_standin(rest)).to(device)
     hint = difflib.get_close_matches(kind, list(IDENTITY_BACKENDS), n=1)
