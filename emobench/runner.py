@@ -48,9 +48,9 @@ from emobench.errors import UserError
 from emobench.evaluators.base import Evaluator
 from emobench.imageio import ImageReadError, pixel_sha256, save_png
 from emobench.labels import EMOTIONS
+from emobench.leakage import leakage_warnings
 from emobench.protocol import Request, Setting, build_requests, grid_points, in_shard, select_samples
 from emobench.scoring import finite, make_eval_batch, metric_infos, quantize, score_batch
-from emobench.leakage import leakage_warnings
 from emobench.store import RunStore, read_manifest
 
 
@@ -294,6 +294,10 @@ class _BatchRunner:
         targets = [[r.target for r in g] for g in reqs]
         seeds = [r.seed for r in flat]
         params = dict(flat[0].setting.params)
+        from_refs = getattr(self.p.editor, "edit_from_references", None)
+        if callable(from_refs):  # the groundtruth method: the dataset's real target image is the "edit"
+            refs = [self.p.dataset.reference(g[0].sample, r.target, self.resolution) for g in reqs for r in g]
+            return from_refs(images, [None if ref is None else quantize(ref) for ref in refs])
         edit_by_id = getattr(self.p.editor, "edit_by_id", None)
         if callable(edit_by_id):  # editors that read finished edits by image id (precomputed)
             return edit_by_id([g[0].sample.id for g in reqs], images, sources, targets, seeds=seeds, **params)

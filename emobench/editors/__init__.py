@@ -13,6 +13,7 @@ EDITORS = Registry(
     {
         "identity": "emobench.editors.identity:IdentityEditor",
         "precomputed": "emobench.editors.precomputed:PrecomputedEditor",
+        "groundtruth": "emobench.editors.groundtruth:GroundTruthEditor",
         "ldm": "emobench.editors.ldm.editor:LDMEditor",
         "ldm-cgf": "emobench.cgf.editor:CGFEditor",
         "ganmut": "emobench.editors.ganmut:GANmutEditor",

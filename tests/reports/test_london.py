@@ -31,3 +31,29 @@ def test_london_errors(tmp_path):
         DATASETS.get("london").from_config({"root": str(tmp_path)})
     with pytest.raises(TypeError):
         DATASETS.get("london").from_config({"rot": "x"})
+
+
+def test_groundtruth_row_on_london_pairs(tmp_path, shared_data, capsys):
+    """The paper's "groundtruth" row: the real smile scored as if it were the edit."""
+    import json
+
+    from emobench.cli import main
+    from emobench.store import read_run
+
+    root = _fixture(tmp_path / "london", shared_data)
+    argv = ["run", "--method", "groundtruth", "--protocol", "london-pairs", "--set", f"dataset.root={root}",
+            "--set", "protocol.evaluators=[\"quality\", \"paired\"]", "--out", str(tmp_path / "runs"), "--quiet"]
+    assert main(argv) == 0
+    run_dir = next((tmp_path / "runs" / "london-pairs" / "groundtruth").iterdir())
+    rows = read_run(run_dir)
+    assert len(rows) == 2 and all(r["status"] == "ok" for r in rows)
+    assert all(r["metric.paired.psnr"] == 80.0 and r["metric.paired.ssim"] == pytest.approx(1.0) for r in rows)
+    assert all(r["metric.psnr"] < 40 for r in rows)  # the smile differs from the neutral source
+    assert json.loads((run_dir / "manifest.json").read_text())["method"]["name"] == "groundtruth"
+
+
+def test_groundtruth_without_a_reference_is_a_row_error(tmp_path):
+    from emobench.editors.groundtruth import GroundTruthEditor
+
+    with pytest.raises(ValueError, match="runs through `emobench run`"):
+        GroundTruthEditor().edit(__import__("torch").rand(1, 3, 8, 8), [0], [1])

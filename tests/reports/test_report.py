@@ -121,3 +121,23 @@ def test_full_report_with_grids_and_index(tmp_path):
     for src in [s.split("'")[0] for s in page.split("src='")[1:]]:
         assert (out / src).is_file(), src
     assert "guidance=1.0" in (out / "tables" / "ablation.md").read_text()
+
+
+def test_runs_of_several_protocols_get_one_section_each(tmp_path):
+    """Backends are checked within a protocol only; the top index links and shows every section."""
+    fake_run(tmp_path / "one", "a", [{"target": "happy", "metric.accuracy": 1.0, "metric.psnr": 30.0}],
+             backend="synthetic-judge")
+    other = fake_run(tmp_path / "two", "b", [{"target": "happy", "metric.accuracy": 0.5, "metric.psnr": 20.0}],
+                     backend="fer-minixception")
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["config"]["protocol"]["name"] = "london-pairs"
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "report"
+    report = build_report([tmp_path / "one", tmp_path / "two"], out, n_boot=20)
+    assert report.sections == ["paper", "london-pairs"]
+    for name in ("paper", "london-pairs"):
+        assert (out / name / "index.html").is_file() and (out / name / "tables" / "mean.tex").is_file()
+    page = (out / "index.html").read_text()
+    assert "paper/index.html" in page and "london-pairs/index.html" in page
+    for src in [s.split("'")[0] for s in page.split("src='")[1:]]:
+        assert (out / src).is_file(), src
