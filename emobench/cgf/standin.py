@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from emobench.labels import NUM_CLASSES
+from emobench.synthetic.judge import conv_trunk
 from emobench.weights import MissingWeightError, sha256_file
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "synthetic_standin_encoder.safetensors"
@@ -56,16 +57,10 @@ class StandInNet(nn.Module):
     def __init__(self, config: StandInConfig):
         super().__init__()
         self.config = config
-        layers: list[nn.Module] = []
-        channels = 3
-        for b in range(config.blocks):
-            out = config.width * 2 ** b
-            # GroupNorm, not BatchNorm: the loss networks run in eval mode on batches of 4 during
-            # tuning, and their output must not depend on what else is in the batch.
-            layers += [nn.Conv2d(channels, out, 3, padding=1), nn.GroupNorm(8, out), nn.SiLU(),
-                       nn.Conv2d(out, out, 3, stride=2, padding=1), nn.GroupNorm(8, out), nn.SiLU()]
-            channels = out
-        self.trunk = nn.Sequential(*layers)
+        # GroupNorm, not BatchNorm: the stand-in also trains on small batches of one person, and
+        # its embeddings must not depend on what else is in the batch.
+        self.trunk, channels = conv_trunk(config.width, config.blocks, lambda c: nn.GroupNorm(8, c), nn.SiLU,
+                                          bias=True)
         self.expression = nn.Linear(channels, config.dim)
         self.identity = nn.Linear(channels, config.dim)
         self.register_buffer("prototypes", torch.zeros(NUM_CLASSES, config.dim))

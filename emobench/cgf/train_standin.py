@@ -11,19 +11,14 @@ weights are the normalised mean embeddings of clean prototype renders of each cl
 
 from __future__ import annotations
 
-import argparse
-import math
-import time
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from emobench.labels import EMOTIONS
 from emobench.synthetic.dataset import SyntheticTrainingSet
 from emobench.synthetic.faces import Expression, identities, render_batch
-from emobench.synthetic.train_judge import augment
+from emobench.synthetic.train_judge import augment, fit, training_parser
 from emobench.cgf.standin import StandInConfig, StandInNet, save_standin
 
 
@@ -66,15 +61,7 @@ def evaluate(net: StandInNet, split: str, n_identities: int, size: int) -> tuple
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True, help="safetensors file to write")
-    parser.add_argument("--identities", type=int, default=256, help="encoder-split people to train on")
-    parser.add_argument("--per-identity", type=int, default=24)
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
+    parser = training_parser(__doc__, "encoder", identities=256, per_identity=24, steps=1000)
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -86,22 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     net = StandInNet(config)
     expr_w = torch.nn.Parameter(torch.randn(len(EMOTIONS), config.dim) * 0.1)
     id_w = torch.nn.Parameter(torch.randn(args.identities, config.dim) * 0.1)
-    params = list(net.parameters()) + [expr_w, id_w]
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / args.steps, 1))))
-    rng = np.random.default_rng(args.seed)
-    start = time.time()
-    for step in range(1, args.steps + 1):
-        idx = rng.integers(0, len(data), args.batch_size).tolist()
-        images, labels = data.batch(idx)
+
+    def loss_of(indices: list[int]) -> torch.Tensor:
+        images, labels = data.batch(indices)
         expr, ident = net(augment(images, gen))
-        loss = cosface_loss(expr, expr_w, labels) + cosface_loss(ident, id_w, owners[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 250 == 0 or step == args.steps:
-            print(f"step {step} loss {loss.item():.4f} ({time.time() - start:.0f}s)", flush=True)
+        return cosface_loss(expr, expr_w, labels) + cosface_loss(ident, id_w, owners[indices])
+
+    fit(list(net.parameters()) + [expr_w, id_w], loss_of, len(data), args)
     net.eval()
     net.prototypes.copy_(class_prototypes(net, "encoder", 64, config.input_size))
     expr_acc, id_acc = evaluate(net, "test", 24, 128)

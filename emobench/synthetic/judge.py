@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -41,21 +41,33 @@ class JudgeConfig:
     blocks: int = 4
 
 
+def conv_trunk(width: int, blocks: int, norm: Callable[[int], nn.Module], act: Callable[[], nn.Module],
+               bias: bool) -> tuple[nn.Sequential, int]:
+    """``blocks`` × (conv-norm-act, stride-2 conv-norm-act), channels ``width·2^b``; returns (trunk, out channels).
+
+    Example:
+        >>> trunk, ch = conv_trunk(8, 2, nn.BatchNorm2d, nn.ReLU, bias=False)
+        >>> trunk(torch.rand(1, 3, 16, 16)).shape, ch
+        (torch.Size([1, 16, 4, 4]), 16)
+    """
+    layers: list[nn.Module] = []
+    channels = 3
+    for b in range(blocks):
+        out = width * 2 ** b
+        layers += [nn.Conv2d(channels, out, 3, padding=1, bias=bias), norm(out), act(),
+                   nn.Conv2d(out, out, 3, stride=2, padding=1, bias=bias), norm(out), act()]
+        channels = out
+    return nn.Sequential(*layers), channels
+
+
 class JudgeNet(nn.Module):
     """Conv-BN-ReLU blocks with stride-2 downsampling, global average pooling, linear head."""
 
     def __init__(self, config: JudgeConfig):
         super().__init__()
         self.config = config
-        layers: list[nn.Module] = []
-        channels = 3
-        for b in range(config.blocks):
-            out = config.width * 2 ** b
-            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True),
-                       nn.Conv2d(out, out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(out),
-                       nn.ReLU(inplace=True)]
-            channels = out
-        self.features = nn.Sequential(*layers)
+        self.features, channels = conv_trunk(config.width, config.blocks, nn.BatchNorm2d,
+                                             lambda: nn.ReLU(inplace=True), bias=False)
         self.head = nn.Linear(channels, NUM_CLASSES)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ import argparse
 import math
 import time
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -59,16 +60,40 @@ def evaluate(net: JudgeNet, n_identities: int, intensity: float, size: int, spli
     return float((pred == labels).float().mean())
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def training_parser(description: str, split: str, identities: int, per_identity: int, steps: int
+                    ) -> argparse.ArgumentParser:
+    """The options every small synthetic-world trainer shares (judge, CGF stand-in encoder)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="safetensors file to write")
-    parser.add_argument("--identities", type=int, default=300, help="judge-split people to train on")
-    parser.add_argument("--per-identity", type=int, default=40)
-    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--identities", type=int, default=identities, help=f"{split}-split people to train on")
+    parser.add_argument("--per-identity", type=int, default=per_identity)
+    parser.add_argument("--steps", type=int, default=steps)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    return parser
+
+
+def fit(params: Iterable[torch.nn.Parameter], loss_of: Callable[[list[int]], torch.Tensor], n_items: int,
+        args: argparse.Namespace) -> None:
+    """AdamW with a cosine schedule over ``args.steps`` random batches of item indices."""
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / args.steps, 1))))
+    rng = np.random.default_rng(args.seed)
+    start = time.time()
+    for step in range(1, args.steps + 1):
+        loss = loss_of(rng.integers(0, n_items, args.batch_size).tolist())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 250 == 0 or step == args.steps:
+            print(f"step {step} loss {loss.item():.4f} ({time.time() - start:.0f}s)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = training_parser(__doc__, "judge", identities=300, per_identity=40, steps=1200)
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -77,19 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     config = JudgeConfig()
     data = SyntheticTrainingSet("judge", args.identities, config.input_size, args.per_identity, seed=args.seed)
     net = JudgeNet(config)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / args.steps, 1))))
-    rng = np.random.default_rng(args.seed)
-    start = time.time()
-    for step in range(1, args.steps + 1):
-        images, labels = data.batch(rng.integers(0, len(data), args.batch_size).tolist())
-        loss = F.cross_entropy(net(augment(images, gen)), labels, label_smoothing=0.05)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 250 == 0 or step == args.steps:
-            print(f"step {step} loss {loss.item():.4f} ({time.time() - start:.0f}s)", flush=True)
+
+    def loss_of(indices: list[int]) -> torch.Tensor:
+        images, labels = data.batch(indices)
+        return F.cross_entropy(net(augment(images, gen)), labels, label_smoothing=0.05)
+
+    fit(net.parameters(), loss_of, len(data), args)
     net.eval()
     acc_full = evaluate(net, 32, 1.0, 128)
     acc_half = evaluate(net, 32, 0.5, 128)
