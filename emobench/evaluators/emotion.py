@@ -26,7 +26,7 @@ from emobench.editors.base import options_from_mapping
 from emobench.evaluators import EMOTION_BACKENDS
 from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
 from emobench.labels import EMOTIONS
-from emobench.weights import MissingWeightError, resolve
+from emobench.weights import locate
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,10 @@ def choose_backend(options: EmotionOptions) -> str:
     """Resolve ``auto``: hsemotion if its weights are on this machine, else fer-minixception."""
     if options.backend != "auto":
         return options.backend
-    try:
-        resolve(f"hsemotion-{options.model or 'enet_b2_8'}")
+    # Only what is already on this machine: `auto` must not start a download (or hang offline).
+    if locate(f"hsemotion-{options.model or 'enet_b2_8'}") is not None:
         return "hsemotion"
-    except MissingWeightError:
-        return "fer-minixception"
+    return "fer-minixception"
 
 
 def _backend_options(backend: str, options: EmotionOptions) -> dict[str, Any]:
