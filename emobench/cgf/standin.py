@@ -46,21 +46,21 @@ class StandInConfig:
     """input_size: pixels the net sees; width: first-block channels (doubling per block); dim: embedding size."""
 
     input_size: int = 64
-    width: int = 32
+    width: int = 24
     blocks: int = 4
     dim: int = 64
 
 
 class StandInNet(nn.Module):
-    """Conv-GroupNorm-SiLU trunk, global average pooling, expression and identity heads (L2-normalised)."""
+    """Conv-BN-ReLU trunk, global average pooling, expression and identity heads (L2-normalised)."""
 
     def __init__(self, config: StandInConfig):
         super().__init__()
         self.config = config
-        # GroupNorm, not BatchNorm: the stand-in also trains on small batches of one person, and
-        # its embeddings must not depend on what else is in the batch.
-        self.trunk, channels = conv_trunk(config.width, config.blocks, lambda c: nn.GroupNorm(8, c), nn.SiLU,
-                                          bias=True)
+        # The judge's trunk shape (known to learn the synthetic expressions); in eval mode BatchNorm uses
+        # its running statistics, so an embedding does not depend on the rest of the batch.
+        self.trunk, channels = conv_trunk(config.width, config.blocks, nn.BatchNorm2d,
+                                          lambda: nn.ReLU(inplace=True), bias=False)
         self.expression = nn.Linear(channels, config.dim)
         self.identity = nn.Linear(channels, config.dim)
         self.register_buffer("prototypes", torch.zeros(NUM_CLASSES, config.dim))

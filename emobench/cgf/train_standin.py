@@ -5,7 +5,7 @@ Reproduce the packaged weights (CPU, one thread, a few minutes)::
     python -m emobench.cgf.train_standin --out emobench/cgf/weights/synthetic_standin_encoder.safetensors
 
 Both heads are trained with a cosine-softmax (CosFace-style margin) over learned class weights:
-8 expression classes and the encoder-split people. The expression prototypes written with the
+8 expression classes (margin 0.1) and the encoder-split people (margin 0.2, half weight). The expression prototypes written with the
 weights are the normalised mean embeddings of clean prototype renders of each class.
 """
 
@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     def loss_of(indices: list[int]) -> torch.Tensor:
         images, labels = data.batch(indices)
         expr, ident = net(augment(images, gen))
-        return cosface_loss(expr, expr_w, labels) + cosface_loss(ident, id_w, owners[indices])
+        # Expression is the head CGF steers by: full weight; identity (for L_id) at half weight so the
+        # easy identity cues (skin, hair) do not crowd the subtle expression cues out of the trunk.
+        return (cosface_loss(expr, expr_w, labels, scale=16.0, margin=0.1)
+                + 0.5 * cosface_loss(ident, id_w, owners[indices]))
 
     fit(list(net.parameters()) + [expr_w, id_w], loss_of, len(data), args)
     net.eval()
