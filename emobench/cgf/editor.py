@@ -24,7 +24,7 @@ import torch
 
 from emobench.editors.base import EditOutput, options_from_mapping
 from emobench.editors.ldm.ddim import ddim_sample
-from emobench.editors.ldm.editor import LDMEditor, LDMInit, _autocast, resolve_checkpoint
+from emobench.editors.ldm.editor import LDMEditor, LDMInit, LDMParams, _autocast, resolve_checkpoint
 from emobench.editors.ldm.model import checkpoint_sha256, load_checkpoint
 from emobench.labels import EMOTIONS, editing_source
 from emobench.weights import sha256_file
@@ -42,14 +42,10 @@ class CGFInit:
 
 
 @dataclass(frozen=True)
-class CGFParams:
+class CGFParams(LDMParams):
     """Tuned inference (paper): 40 steps from t0=500, η=0; γ=1 as in tuning; lambda_dir −1 = the only tuning."""
 
-    ddim_steps: int = 40
-    t0: int = 500
     guidance: float = 1.0
-    eta: float = 0.0
-    inversion: str = "next"
     cfg_in_inversion: bool = False  # the tuning latents were inverted without guidance
     lambda_dir: float = -1.0
 
