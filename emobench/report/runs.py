@@ -54,7 +54,7 @@ class RunSet:
         note = "Evaluators — " + "; ".join(parts) if parts else "Evaluators — unknown"
         warnings = sorted({w for m in self.manifests for w in m.get("warnings", [])})
         if warnings:
-            note += ". Warnings: " + " ".join(warnings)
+            note += ". Warnings: " + " ".join(warnings).rstrip(".")
         if self.mixed_backends:
             note += ". MIXED evaluator backends across runs (--allow-mixed): numbers are not directly comparable"
         return note + ". PSNR/SSIM: piq, RGB [0,1], per image; LPIPS v0.1."
