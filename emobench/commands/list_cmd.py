@@ -16,6 +16,9 @@ import textwrap
 WHAT = ("methods", "protocols", "evaluators", "datasets", "editors")
 
 
+# Name column: the longest built-in card name (affectnet-val-cgf-guidance) fits.
+W = 26
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "list", help="list method/protocol cards, evaluators, datasets and editors",
@@ -42,11 +45,11 @@ def _methods() -> list[str]:
         try:
             card = load_method(name)
         except CardError as exc:
-            lines.append(f"  {name:<16} [broken card: {exc}]")
+            lines.append(f"  {name:<{W}} [broken card: {exc}]")
             continue
-        lines.append(f"  {name:<16} {card.title}  [editor {card.editor}; licence {card.license or '?'}]")
+        lines.append(f"  {name:<{W}} {card.title}  [editor {card.editor}; licence {card.license or '?'}]")
         if card.citation and card.citation != "-":
-            lines.append(textwrap.fill(card.citation, 100, initial_indent=" " * 19, subsequent_indent=" " * 19))
+            lines.append(textwrap.fill(card.citation, 100, initial_indent=" " * (W + 3), subsequent_indent=" " * (W + 3)))
     return lines
 
 
@@ -58,13 +61,13 @@ def _protocols() -> list[str]:
         try:
             card = load_protocol(name)
         except CardError as exc:
-            lines.append(f"  {name:<16} [broken card: {exc}]")
+            lines.append(f"  {name:<{W}} [broken card: {exc}]")
             continue
-        lines.append(f"  {name:<16} dataset {card.dataset}, {card.resolution}px, evaluators "
+        lines.append(f"  {name:<{W}} dataset {card.dataset}, {card.resolution}px, evaluators "
                      f"{', '.join(card.evaluators) or 'none'}")
         if card.description:
-            lines.append(textwrap.fill(_first_sentence(card.description), 100, initial_indent=" " * 19,
-                                       subsequent_indent=" " * 19))
+            lines.append(textwrap.fill(_first_sentence(card.description), 100, initial_indent=" " * (W + 3),
+                                       subsequent_indent=" " * (W + 3)))
     return lines
 
 
@@ -75,7 +78,7 @@ def _registry(title: str, registry_path: str) -> list[str]:
     registry = getattr(importlib.import_module(module), attr)
     lines = [title]
     for name in registry.names():
-        lines.append(f"  {name:<16} {registry.target(name)}")
+        lines.append(f"  {name:<{W}} {registry.target(name)}")
     return lines
 
 
