@@ -103,6 +103,10 @@ ASSETS: dict[str, Asset] = {
                  "https://github.com/HSE-asavchenko/face-emotion-recognition/blob/main/models/affectnet_emotions/"
                  f"{m}.pt?raw=true")
           for m in ("enet_b0_8_best_vgaf", "enet_b0_8_best_afew", "enet_b2_8", "enet_b2_7")),
+        # IR-SE50 ArcFace of TreB1eN/InsightFace_Pytorch (MIT), the paper's CGF identity loss; shared on
+        # Google Drive only (no direct URL): put it in place by hand. sha256 not pinned (no network here).
+        _asset("irse50-arcface", "arcface/model_ir_se50.pth", None, None, "MIT",
+               "IR-SE50 ArcFace (TreB1eN), CGF identity loss; from the InsightFace_Pytorch README's download link"),
         _asset("mtcnn-pnet", "mtcnn/pnet.pt",
                "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f", 28570, "MIT",
                "MTCNN P-Net", "pypi:facenet-pytorch==2.6.0#facenet_pytorch/data/pnet.pt"),

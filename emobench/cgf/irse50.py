@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from torch import nn
 
 from emobench.weights import MissingWeightError, sha256_file
 
-WEIGHT_FILE = "arcface/model_ir_se50.pth"
 UNITS = {50: (3, 4, 14, 3), 100: (3, 13, 30, 3), 152: (3, 8, 36, 3)}
 
 
@@ -100,23 +98,19 @@ def load_irse50(path: Path) -> IRSE50:
 
 
 def find_weights(spec_path: str = "") -> Path:
-    """An explicit path, else ``$EMOBENCH_WEIGHTS/arcface/model_ir_se50.pth``; missing → where to put it."""
+    """An explicit path, else the weights manager's ``irse50-arcface`` (``$EMOBENCH_WEIGHTS/arcface/model_ir_se50.pth``)."""
     if spec_path:
         path = Path(spec_path).expanduser()
         if not path.is_file():
             raise MissingWeightError(f"IR-SE50 weights not found at {path}")
         return path
-    from emobench.weights import cache_dir
+    from emobench.weights import resolve
 
-    roots = [Path(os.environ["EMOBENCH_WEIGHTS"])] if os.environ.get("EMOBENCH_WEIGHTS") else []
-    roots.append(cache_dir())
-    for root in roots:
-        if (root / WEIGHT_FILE).is_file():
-            return root / WEIGHT_FILE
-    raise MissingWeightError(
-        f"IR-SE50 ArcFace weights {WEIGHT_FILE} not found in {', '.join(map(str, roots))}. Download "
-        "model_ir_se50.pth from TreB1eN/InsightFace_Pytorch (the file the paper's code uses; its sha256 is not "
-        "pinned here) and put it at $EMOBENCH_WEIGHTS/arcface/model_ir_se50.pth, or pass identity=irse50:PATH")
+    try:
+        return resolve("irse50-arcface")
+    except MissingWeightError as exc:
+        raise MissingWeightError(f"{exc}. Download model_ir_se50.pth from TreB1eN/InsightFace_Pytorch (the file "
+                                 "the paper's code uses) or pass identity=irse50:PATH") from exc
 
 
 class IRSE50Identity:
