@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML with a [cgf] table (and optional [data]); defaults are the paper's")
     p.add_argument("--target", action="append",
                    help="target emotion(s) to tune (repeat or comma-separate; default: the config's target; 'all' = six)")
-    p.add_argument("--out", required=True, help="output directory (tuned U-Nets cgf-<target>.safetensors, log)")
+    p.add_argument("--out", required=True, help="output directory (tuned U-Nets cgf-<target>-ldir<λ_dir>.safetensors, log)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a [cgf] value")
     p.add_argument("--cache", help="latent cache directory (default $EMOBENCH_HOME/cache/cgf_latents)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted tuning from its last state")

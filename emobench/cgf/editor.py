@@ -4,7 +4,7 @@ Each image is inverted ONCE with the base model (raw weights, as the tuning late
 its source label; every requested target is then sampled from that shared latent with the
 U-Net tuned for that target (raw weights, 40 steps from t0=500, the target label). Tuned
 U-Nets are found in the ``tuned`` folder by their metadata (``emobench train cgf`` writes
-``cgf-<target>.safetensors``); ``lambda_dir`` picks among several tunings of one target, so a
+``cgf-<target>-ldir<λ_dir>.safetensors``); ``lambda_dir`` picks among several tunings of one target, so a
 protocol grid over λ_dir needs no extra method card.
 
 Example:
@@ -77,7 +77,7 @@ def find_tuned(tuned: str, base_sha: str) -> list[TunedUNet]:
         raise FileNotFoundError("ldm-cgf needs tuned=DIR, a folder of tuned U-Nets; make them with "
                                 "`emobench train cgf --config configs/demo_cgf.toml --target all --out DIR`")
     if not root.exists():
-        raise FileNotFoundError(f"ldm-cgf: tuned={root} does not exist (expected a folder of cgf-<target>.safetensors)")
+        raise FileNotFoundError(f"ldm-cgf: tuned={root} does not exist (expected a folder of cgf-<target>-ldir<λ_dir>.safetensors)")
     files = [root] if root.is_file() else sorted(root.glob("*.safetensors"))
     found = []
     for f in files:

@@ -4,7 +4,7 @@ Each step takes a batch of precomputed inverted latents (:mod:`emobench.cgf.late
 differentiable ``tune_steps``-step DDIM from t0 with the target label (each U-Net call
 recomputed in the backward pass when ``grad_checkpoint``), decodes through the frozen first
 stage and minimises ``λ_dir·L_dir + λ_id·L_id + λ_ℓ2·L2`` (:mod:`emobench.cgf.losses`) with
-AdamW on the U-Net only. The result is ``OUT/cgf-<target>.safetensors``: the tuned U-Net with
+AdamW on the U-Net only. The result is ``OUT/cgf-<target>-ldir<λ_dir>.safetensors``: the tuned U-Net with
 the run's config, the base checkpoint's sha256 and the loss networks in its metadata.
 
 Example:
@@ -33,8 +33,13 @@ from emobench.labels import parse_label
 
 FORMAT = "emobench-cgf"
 
-def tuned_path(out: Path, target: str) -> Path:
-    return out / f"cgf-{target}.safetensors"
+def tuned_stem(cfg: CGFConfig) -> str:
+    """``cgf-<target>-ldir<λ_dir>``: tunings of one target with different λ_dir live side by side in one folder."""
+    return f"cgf-{cfg.target}-ldir{cfg.lambda_dir:g}"
+
+
+def tuned_path(out: Path, cfg: CGFConfig) -> Path:
+    return out / f"{tuned_stem(cfg)}.safetensors"
 
 
 def subset_indices(labels: torch.Tensor, cfg: CGFConfig, target_label: int) -> list[int]:
@@ -78,7 +83,7 @@ def finetune(model: LatentDiffusion, latents: LatentSet, cfg: CGFConfig, loss: C
     total = per_epoch * cfg.epochs if cfg.max_steps <= 0 else min(cfg.max_steps, per_epoch * cfg.epochs)
     ts = ddim_timesteps(cfg.t0 / model.config.diffusion.timesteps, cfg.tune_steps, model.config.diffusion.timesteps)
     out.mkdir(parents=True, exist_ok=True)
-    state_path = out / f"cgf-{cfg.target}.state.pt"
+    state_path = out / f"{tuned_stem(cfg)}.state.pt"
     step = 0
     if resume and state_path.is_file():
         state = torch.load(state_path, map_location=device, weights_only=True)
@@ -108,7 +113,7 @@ def finetune(model: LatentDiffusion, latents: LatentSet, cfg: CGFConfig, loss: C
             parts = " ".join(f"{k_} {v:.4f}" for k_, v in terms.parts.items())
             log(f"{cfg.target} step {step}/{total} epoch {epoch} {parts} ({time.time() - start:.0f}s)")
             torch.save({"unet": model.unet.state_dict(), "opt": opt.state_dict(), "step": step}, state_path)
-    path = tuned_path(out, cfg.target)
+    path = tuned_path(out, cfg)
     save_tuned(model, path, cfg, base_sha, losses_info, step)
     state_path.unlink(missing_ok=True)
     log(f"wrote {path}")

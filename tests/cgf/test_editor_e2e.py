@@ -127,7 +127,7 @@ per_identity = 8
 """)
     tuned = tmp_path / "tuned"
     assert main(["train", "cgf", "--config", str(cfg), "--target", "happy", "--out", str(tuned), "--quiet"]) == 0
-    assert (tuned / "cgf-happy.safetensors").is_file()
+    assert (tuned / "cgf-happy-ldir1.safetensors").is_file()
     runs = tmp_path / "runs"
     code = main(["run", "--quiet", "--method", "ldm-cgf", "--protocol", "synthetic", "--out", str(runs),
                  "--set", f"checkpoint={micro_checkpoint}", "--set", f"tuned={tuned}", "--set", "targets=happy",

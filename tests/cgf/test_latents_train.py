@@ -79,7 +79,7 @@ def test_finetune_writes_a_tuned_unet_with_its_provenance(tmp_path, tuned_setup)
     with safe_open(str(path), framework="pt") as fh:
         meta = fh.metadata()
         keys = list(fh.keys())
-    assert path.name == "cgf-happy.safetensors" and all(k.startswith("unet.") for k in keys)
+    assert path.name == "cgf-happy-ldir1.safetensors" and all(k.startswith("unet.") for k in keys)
     assert meta["format"] == "emobench-cgf" and meta["base_checkpoint_sha256"] == "ab" * 32
     assert json.loads(meta["cgf_config"])["target"] == "happy" and meta["steps"] == "2"
     assert json.loads(meta["loss_networks"])["direction"]["backend"] == "standin"
@@ -100,10 +100,10 @@ def test_finetune_resumes_after_a_kill(tmp_path, tuned_setup, monkeypatch):
     monkeypatch.setattr(train_mod, "save_tuned", killed)
     with pytest.raises(KeyboardInterrupt):
         finetune(model, lat, cfg, loss, out, "ab" * 32, log=lambda s: None)
-    assert (out / "cgf-happy.state.pt").is_file()
+    assert (out / "cgf-happy-ldir1.state.pt").is_file()
     monkeypatch.undo()
     lines: list[str] = []
     finetune(model, lat, _cfg(direction=cfg.direction, identity=cfg.identity, max_steps=3), loss, out, "ab" * 32,
              resume=True, log=lines.append)
     assert lines[0] == "resumed happy at step 2/3"
-    assert sum("step 3/3" in s for s in lines) == 1 and not (out / "cgf-happy.state.pt").exists()
+    assert sum("step 3/3" in s for s in lines) == 1 and not (out / "cgf-happy-ldir1.state.pt").exists()
