@@ -30,16 +30,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true")
 
 
-def _overrides(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
-        out[key.strip()] = value.strip()
-    return out
-
-
 def _targets(args: argparse.Namespace, default: str) -> list[str]:
     from emobench.labels import EMOTIONS, TARGET_EMOTIONS, parse_label
 
@@ -62,30 +52,26 @@ def run(args: argparse.Namespace) -> int:
     from emobench.editors.ldm.data import TrainingData
     from emobench.editors.ldm.editor import resolve_checkpoint
     from emobench.editors.ldm.model import checkpoint_sha256, load_checkpoint
+    from emobench.building import resolve_device
+    from emobench.cards import parse_assignment
+    from emobench.commands.train import file_logger
     from emobench.errors import UserError
 
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        overrides = _overrides(args.set)
+        overrides = dict(parse_assignment(pair) for pair in args.set)
         cfg = (CGFConfig.from_toml(args.config, overrides) if args.config
                else CGFConfig.from_mapping(overrides, where="--set"))
         targets = _targets(args, cfg.target)
     except (OSError, ValueError) as exc:
         raise UserError(f"train cgf: {exc}") from exc
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    log_file = open(out / "train.log", "a")
-
-    def log(line: str) -> None:
-        if not args.quiet:
-            print(line, flush=True)
-        log_file.write(line + "\n")
-        log_file.flush()
+    log = file_logger(out, args.quiet)
 
     path = resolve_checkpoint(cfg.checkpoint)
     base_sha = checkpoint_sha256(path)
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    device = torch.device(resolve_device(args.device))
     model = load_checkpoint(path, weights=cfg.base_weights, device=device)
     try:
         direction = build_direction(cfg.direction, device) if cfg.lambda_dir else None

@@ -40,6 +40,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
+def file_logger(out, quiet: bool = False):
+    """A ``log(line)`` that appends to ``out/train.log`` (created) and prints unless ``quiet``."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "train.log"
+
+    def log(line: str) -> None:
+        if not quiet:
+            print(line, flush=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+    return log
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -63,14 +77,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise UserError(f"train config {args.config}: {exc}") from exc
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    log_file = open(out / "train.log", "a")
-
-    def log(line: str) -> None:
-        print(line, flush=True)
-        log_file.write(line + "\n")
-        log_file.flush()
-
+    log = file_logger(out)
     fn = trainer.train_vqgan if args.stage == "vqgan" else trainer.train_ldm
     path = fn(cfg, out, resume=args.resume, log=log)
     log(f"checkpoint: {path}")
