@@ -214,6 +214,7 @@ def check_existing(run_dir: Path, p: Plan, overwrite: bool, store: RunStore) -> 
 
 def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: Mapping[str, Any],
               status: str, finished: str | None) -> dict[str, Any]:
+    infos = [ev.info() for ev in p.evaluators]
     return {
         "config_hash": p.config_hash,
         "config": p.config,
@@ -221,8 +222,8 @@ def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: M
                   "protocol": {"path": p.protocol.path, "sha256": p.protocol.sha256}},
         "method": {"name": p.method.name, "editor": p.method.editor, "title": p.method.title,
                    "citation": p.method.citation, "license": p.method.license},
-        "evaluators": [dataclasses.asdict(ev.info()) for ev in p.evaluators],
-        "warnings": leakage_warnings(p.config["method"]["identity"], [ev.info() for ev in p.evaluators]),
+        "evaluators": [dataclasses.asdict(info) for info in infos],
+        "warnings": leakage_warnings(p.config["method"]["identity"], infos),
         "metrics": [dataclasses.asdict(m) for m in metric_infos(p.evaluators)],
         "dataset": p.dataset_info,
         "settings": [{"id": s.id, "params": dict(s.params)} for s in p.settings],
