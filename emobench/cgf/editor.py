@@ -107,6 +107,9 @@ class CGFEditor(LDMEditor):
         self.cgf_init = init
         self.tuned = tuned
         self._base = {k: v.detach().clone() for k, v in self.model.unet.state_dict().items()}
+        # Tuned U-Nets read once, kept in host memory: every runner batch asks for all its targets, and
+        # reading each file again per batch would repeat the same I/O (a paper-size U-Net is ~630 MB).
+        self._states: dict[Path, dict[str, torch.Tensor]] = {}
         self._loaded: Path | None = None
 
     @classmethod
@@ -131,11 +134,6 @@ class CGFEditor(LDMEditor):
                     seen[json.dumps({"role": role, **info}, sort_keys=True)] = {"role": role, **info}
         return list(seen.values())
 
-    def parse_params(self, params: Mapping[str, Any]) -> CGFParams:
-        p = options_from_mapping(CGFParams, params, "params of ldm-cgf")
-        LDMEditor.parse_params(self, {k: v for k, v in asdict(p).items() if k != "lambda_dir"})
-        return p
-
     def tuned_for(self, target: int, lambda_dir: float) -> TunedUNet:
         options = [t for t in self.tuned if t.target == target]
         if lambda_dir >= 0:
@@ -149,18 +147,19 @@ class CGFEditor(LDMEditor):
                              f"with `emobench train cgf --target {EMOTIONS[target]} --out {self.cgf_init.tuned}`")
         raise ValueError(f"ldm-cgf: several tuned U-Nets for {EMOTIONS[target]} (have: {have}); set lambda_dir")
 
+    def _state(self, tuned: TunedUNet) -> dict[str, torch.Tensor]:
+        if tuned.path not in self._states:
+            from safetensors.torch import load_file
+
+            self._states[tuned.path] = {k[len("unet."):]: v for k, v in load_file(str(tuned.path)).items()}
+        return self._states[tuned.path]
+
     def _use(self, tuned: TunedUNet | None) -> None:
-        """Swap the base (None) or a tuned U-Net in, loading only on change."""
+        """Swap the base (None) or a tuned U-Net in, only on change."""
         key = tuned.path if tuned else None
         if key == self._loaded:
             return
-        if tuned is None:
-            self.model.unet.load_state_dict(self._base)
-        else:
-            from safetensors.torch import load_file
-
-            state = load_file(str(tuned.path))
-            self.model.unet.load_state_dict({k[len("unet."):]: v for k, v in state.items()}, strict=True)
+        self.model.unet.load_state_dict(self._base if tuned is None else self._state(tuned), strict=True)
         self._loaded = key
 
     @torch.inference_mode()
