@@ -78,52 +78,53 @@ def _build_one(dirs: Sequence[Path], out: Path, allow_mixed: bool, latex_ci: boo
 
 def write_overview(out: Path, sections: dict[str, Report]) -> Path:
     """``out/index.html`` for a multi-protocol report: each protocol's mean table, figures and a link."""
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>emobench report</title>",
-             "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
-             "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
-             "td:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}</style></head><body>",
-             "<h1>emobench report</h1>",
-             "<p>One section per protocol; numbers are compared within a protocol only.</p>"]
+    parts = [PAGE_HEAD, "<p>One section per protocol; numbers are compared within a protocol only.</p>"]
     for name, section in sections.items():
         parts.append(f"<h2 id='{html.escape(name)}'>{html.escape(name)} — "
                      f"<a href='{html.escape(name)}/index.html'>full section</a></h2>")
         mean = next((t for t in section.tables if t.name == "mean"), None)
         if mean is not None:
             parts.append(f"<p>{html.escape(mean.caption)}</p>")
-            parts.append(mean.frame(with_ci=True).to_html(index=False, float_format=lambda v: f"{v:.3f}",
-                                                          classes="table mean", na_rep="–"))
-        for fig in section.figures:
-            rel = fig.relative_to(out).as_posix()
-            parts.append(f"<figure><img src='{html.escape(rel)}' alt='{html.escape(fig.stem)}'>"
-                         f"<figcaption>{html.escape(name)}: {html.escape(fig.stem)}</figcaption></figure>")
-    parts.append("</body></html>")
-    path = out / "index.html"
-    path.write_text("\n".join(parts), encoding="utf-8")
+            parts.append(_table_html(mean))
+        parts += [_figure_html(fig, out, f"{name}: {fig.stem}") for fig in section.figures]
+    return _write_page(out, parts)
+
+
+PAGE_HEAD = ("<!doctype html><html><head><meta charset='utf-8'><title>emobench report</title>"
+             "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
+             "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+             "td:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}</style></head><body>\n"
+             "<h1>emobench report</h1>")
+
+
+def _table_html(table: Table) -> str:
+    return table.frame(with_ci=True).to_html(index=False, float_format=lambda v: f"{v:.3f}",
+                                             classes=f"table {table.name}", na_rep="–")
+
+
+def _figure_html(fig: Path, root: Path, caption: str) -> str:
+    rel = fig.relative_to(root).as_posix()
+    return (f"<figure><img src='{html.escape(rel)}' alt='{html.escape(fig.stem)}'>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _write_page(root: Path, parts: list[str]) -> Path:
+    path = root / "index.html"
+    path.write_text("\n".join(parts + ["</body></html>"]), encoding="utf-8")
     return path
 
 
 def write_index(report: Report, note: str) -> Path:
     """A self-contained page (relative links) with every table and figure."""
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>emobench report</title>",
-             "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
-             "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
-             "td:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}</style></head><body>",
-             "<h1>emobench report</h1>", f"<p class='note'>{html.escape(note)}</p>", "<h2>Tables</h2>"]
+    parts = [PAGE_HEAD, f"<p class='note'>{html.escape(note)}</p>", "<h2>Tables</h2>"]
     for table in report.tables:
-        frame = table.frame(with_ci=True)
         parts.append(f"<h3 id='{table.name}'>{html.escape(table.name)}</h3><p>{html.escape(table.caption)}</p>")
-        parts.append(frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", classes=f"table {table.name}",
-                                   na_rep="–"))
+        parts.append(_table_html(table))
         parts.append(f"<p>LaTeX: <a href='tables/{table.name}.tex'>{table.name}.tex</a> · "
                      f"CSV: <a href='tables/{table.name}.csv'>{table.name}.csv</a> · "
                      f"Markdown: <a href='tables/{table.name}.md'>{table.name}.md</a></p>")
     parts.append("<h2>Figures</h2>")
-    for fig in report.figures:
-        rel = fig.relative_to(report.out).as_posix()
-        parts.append(f"<figure><img src='{html.escape(rel)}' alt='{html.escape(fig.stem)}'>"
-                     f"<figcaption>{html.escape(fig.stem)}</figcaption></figure>")
-    parts.append("</body></html>")
-    path = report.out / "index.html"
-    path.write_text("\n".join(parts), encoding="utf-8")
+    parts += [_figure_html(fig, report.out, fig.stem) for fig in report.figures]
+    path = _write_page(report.out, parts)
     report.files.append(path)
     return path
