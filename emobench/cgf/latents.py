@@ -122,17 +122,15 @@ def precompute(model: LatentDiffusion, checkpoint_sha: str, cfg: CGFConfig, data
 def load(directory: Path, n_shards: int | None = None) -> LatentSet:
     """Read every shard of a latent set (in order)."""
     from safetensors import safe_open
-    from safetensors.torch import load_file
 
     paths = sorted(directory.glob("shard-*.safetensors"))
     if n_shards is not None and len(paths) != n_shards:
         raise ValueError(f"{directory}: expected {n_shards} latent shards, found {len(paths)}")
     z, recon, labels, ids = [], [], [], []
     for p in paths:
-        t = load_file(str(p))
-        with safe_open(str(p), framework="pt") as fh:
+        with safe_open(str(p), framework="pt") as fh:  # one open per shard: tensors and ids
             ids += [f"train-{i}" for i in json.loads((fh.metadata() or {})["indices"])]
-        z.append(t["z"])
-        recon.append(t["recon"])
-        labels.append(t["labels"])
+            z.append(fh.get_tensor("z"))
+            recon.append(fh.get_tensor("recon"))
+            labels.append(fh.get_tensor("labels"))
     return LatentSet(torch.cat(z), torch.cat(recon).float() / 255, torch.cat(labels), ids, directory)
