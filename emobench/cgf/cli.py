@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from emobench.cgf.train import finetune
     from emobench.editors.ldm.data import TrainingData
     from emobench.editors.ldm.editor import resolve_checkpoint
-    from emobench.editors.ldm.model import checkpoint_sha256, load_checkpoint
+    from emobench.editors.ldm.loading import load_ldm
+    from emobench.editors.ldm.model import checkpoint_sha256
     from emobench.building import resolve_device
     from emobench.cards import parse_assignment
     from emobench.commands.train import file_logger
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     path = resolve_checkpoint(cfg.checkpoint)
     base_sha = checkpoint_sha256(path)
     device = torch.device(resolve_device(args.device))
-    model = load_checkpoint(path, weights=cfg.base_weights, device=device)
+    model = load_ldm(path, weights=cfg.base_weights, device=device)
     try:
         direction = build_direction(cfg.direction, device) if cfg.lambda_dir else None
         identity = build_identity(cfg.identity, device) if cfg.lambda_id else None

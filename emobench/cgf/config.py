@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from emobench.cgf.losses import DIRECTION_FORMS, SOURCE_PROMPTS, LossWeights
+from emobench.editors.ldm.ddim import CHAIN_ENDS
 from emobench.labels import TARGET_EMOTIONS, EMOTIONS, parse_label
 
 
@@ -36,6 +37,7 @@ class CGFConfig:
     ddim_steps: int = 40
     precompute_guidance: float = 1.0
     inversion: str = "next"
+    chain_end: str = "alpha0"  # DDIM chain end of the precompute, the tuning chain and tuned inference (ddim.py)
     precompute_batch: int = 32
     # -- tuning
     n_latents: int = 1000
@@ -70,6 +72,8 @@ class CGFConfig:
             raise ValueError(f"base_weights must be 'raw' or 'ema', got {self.base_weights!r}")
         if self.direction_form not in DIRECTION_FORMS:
             raise ValueError(f"direction_form must be one of {DIRECTION_FORMS}, got {self.direction_form!r}")
+        if self.chain_end not in CHAIN_ENDS:
+            raise ValueError(f"chain_end must be one of {CHAIN_ENDS}, got {self.chain_end!r}")
         if self.source_prompt not in SOURCE_PROMPTS:
             raise ValueError(f"source_prompt must be one of {SOURCE_PROMPTS}, got {self.source_prompt!r}")
         for name_, low in (("per_class", 1), ("n_latents", 1), ("tune_steps", 2), ("ddim_steps", 2), ("epochs", 1),
@@ -128,4 +132,4 @@ class CGFConfig:
     def precompute_settings(self) -> dict[str, Any]:
         """What the inverted latents depend on (their cache key, with the checkpoint sha)."""
         return {k: getattr(self, k) for k in ("base_weights", "per_class", "t0", "ddim_steps",
-                                              "precompute_guidance", "inversion", "seed")} | {"data": self.data}
+                                              "precompute_guidance", "inversion", "chain_end", "seed")} | {"data": self.data}

@@ -24,8 +24,7 @@ import torch
 
 from emobench.editors.base import EditOutput, options_from_mapping
 from emobench.editors.ldm.ddim import ddim_sample
-from emobench.editors.ldm.editor import LDMEditor, LDMInit, LDMParams, _autocast, resolve_checkpoint
-from emobench.editors.ldm.model import checkpoint_sha256, load_checkpoint
+from emobench.editors.ldm.editor import LDMEditor, LDMInit, LDMParams, autocast_for, check_precision, load_editor_model
 from emobench.labels import EMOTIONS, editing_source
 from emobench.weights import sha256_file
 
@@ -39,6 +38,8 @@ class CGFInit:
     checkpoint: str = "demo"
     tuned: str = ""
     weights: str = "raw"  # base weights used for inversion (the released precompute: non-EMA)
+    config: str = ""  # released-format yaml of a Lightning .ckpt base of another size than the paper's
+    precision: str = "fp32"  # fp32 | bf16 (autocast on CUDA)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class CGFEditor(LDMEditor):
     Params = CGFParams
 
     def __init__(self, model, init: CGFInit, sha256: str, tuned: list[TunedUNet], device: torch.device | str = "cpu"):
-        super().__init__(model, LDMInit(init.checkpoint, init.weights), sha256, device)
+        super().__init__(model, LDMInit(init.checkpoint, init.weights, init.config, init.precision), sha256, device)
         self.cgf_init = init
         self.tuned = tuned
         self._base = {k: v.detach().clone() for k, v in self.model.unet.state_dict().items()}
@@ -115,9 +116,9 @@ class CGFEditor(LDMEditor):
     @classmethod
     def from_config(cls, init: Mapping[str, Any], device: torch.device | str = "cpu") -> "CGFEditor":
         opts = options_from_mapping(CGFInit, init, "init of ldm-cgf")
-        path = resolve_checkpoint(opts.checkpoint)
-        sha = checkpoint_sha256(path)
-        return cls(load_checkpoint(path, weights=opts.weights), opts, sha, find_tuned(opts.tuned, sha), device)
+        check_precision(opts.precision)
+        model, sha = load_editor_model(opts.checkpoint, opts.weights, opts.config)
+        return cls(model, opts, sha, find_tuned(opts.tuned, sha), device)
 
     def identity(self) -> dict[str, Any]:
         return {"editor": "ldm-cgf", "init": asdict(self.cgf_init), "checkpoint_sha256": self.sha256,
@@ -168,7 +169,7 @@ class CGFEditor(LDMEditor):
         labels = [int(t) for tgts in targets_per_image for t in tgts]
         chosen = {t: self.tuned_for(t, p.lambda_dir) for t in sorted(set(labels))}  # fail before any work
         out = torch.empty(len(labels), 3, *images.shape[-2:])
-        with _autocast(self.device):
+        with autocast_for(self.device, self.cgf_init.precision):
             self._use(None)
             zt, ts = self.invert(images, sources, p)
             for target, tuned in chosen.items():
@@ -176,7 +177,7 @@ class CGFEditor(LDMEditor):
                 self._use(tuned)
                 y = torch.full((len(rows),), target, device=self.device)
                 z0 = ddim_sample(self.model, zt[[index[k] for k in rows]], y, ts, p.guidance, p.eta,
-                                 [seeds[k] for k in rows])
+                                 [seeds[k] for k in rows], chain_end=p.chain_end)
                 out[rows] = self._from_model(self.model.decode_latents(z0), tuple(images.shape[-2:]))
         used = [{"source_label": editing_source(int(sources[i])), "target_label": labels[k],
                  "tuned": chosen[labels[k]].path.name, "timesteps": f"{ts[0]}..{ts[-1]}x{len(ts)}"}

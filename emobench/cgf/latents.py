@@ -108,7 +108,8 @@ def precompute(model: LatentDiffusion, checkpoint_sha: str, cfg: CGFConfig, data
             with torch.inference_mode():
                 z0 = model.encode_images(images.to(device))
                 recons.append((model.decode_latents(z0) * 255).round().to(torch.uint8).cpu())
-                zs.append(ddim_invert(model, z0, src, ts, cfg.precompute_guidance, cfg.inversion).float().cpu())
+                zs.append(ddim_invert(model, z0, src, ts, cfg.precompute_guidance, cfg.inversion,
+                                          chain_end=cfg.chain_end).float().cpu())
             labels.append(src.cpu())
             bar.update(len(chunk))
         tmp = _shard_path(directory, k).with_suffix(".tmp")

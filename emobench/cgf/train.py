@@ -102,7 +102,8 @@ def finetune(model: LatentDiffusion, latents: LatentSet, cfg: CGFConfig, loss: C
         ref = latents.recon[batch].to(device)
         src = latents.labels[batch].to(device)
         tgt = torch.full_like(src, target)
-        z0 = ddim_sample(model, z, tgt, ts, cfg.guidance, checkpoint_grad=cfg.grad_checkpoint)
+        z0 = ddim_sample(model, z, tgt, ts, cfg.guidance, checkpoint_grad=cfg.grad_checkpoint,
+                         chain_end=cfg.chain_end)
         edited = model.decode_latents(z0)
         terms = loss(edited, ref, src, tgt)
         opt.zero_grad(set_to_none=True)

@@ -7,11 +7,11 @@ import torch
 
 from emobench.editors.ldm.config import LDMConfig, UNetConfig, VQGANConfig
 from emobench.editors.ldm.ddim import ddim_invert, ddim_sample
-from emobench.editors.ldm.model import CheckpointError, LatentDiffusion, load_checkpoint, load_lightning_checkpoint
+from emobench.editors.ldm.model import CheckpointError, LatentDiffusion, load_checkpoint
 from emobench.editors.ldm.schedule import NoiseSchedule, ddim_timesteps
 from emobench.editors.ldm.unet import UNet
 from emobench.editors.ldm.vqgan import VQGAN
-from tests.ldm.conftest import MICRO, micro_model
+from tests.ldm.conftest import micro_model
 
 
 def _count(module) -> float:
@@ -92,24 +92,22 @@ def test_foreign_files_fail_clearly(tmp_path):
         load_checkpoint(tmp_path / "none.safetensors")
 
 
-def _lightning_state(m: LatentDiffusion) -> dict:
-    state = {f"first_stage_model.{k}": v for k, v in m.first_stage.state_dict().items()}
-    state.update({f"model.diffusion_model.{k}": v for k, v in m.unet.state_dict().items()})
-    state.update({f"model_ema.diffusion_model{k.replace('.', '')}": v for k, v in m.ema["unet"].state_dict().items()})
-    state.update({f"cond_stage_model.{k}": v for k, v in m.cond.state_dict().items()})
-    return {"state_dict": state, "global_step": 10}
-
-
-def test_lightning_layout_loads_strictly(tmp_path):
+def test_ema_follows_litema_decay_sequence_and_covers_the_unet_only():
+    # latent-diffusion's LitEma (ldm/modules/ema.py): num_updates += 1, then
+    # decay = min(decay, (1 + num_updates) / (10 + num_updates)); shadow -= (1 - decay) * (shadow - param).
     m = micro_model()
-    path = tmp_path / "paper.ckpt"
-    torch.save(_lightning_state(m), path)
-    for weights in ("ema", "raw"):
-        loaded = load_lightning_checkpoint(path, MICRO, weights)
-        assert torch.equal(loaded.unet.out[2].weight, m.unet.out[2].weight)
-    broken = _lightning_state(m)
-    broken["state_dict"].pop("first_stage_model.encoder.conv_in.weight")
-    broken["state_dict"]["first_stage_model.extra.weight"] = torch.zeros(1)
-    torch.save(broken, path)
-    with pytest.raises(CheckpointError, match=r"1 missing \(encoder.conv_in.weight\); 1 unexpected \(extra.weight\)"):
-        load_lightning_checkpoint(path, MICRO)
+    assert set(m.ema) == {"unet"}
+    shadow = {k: v.clone() for k, v in m.ema["unet"].state_dict().items()}
+    decays = []
+    for n in range(1, 6):
+        with torch.no_grad():
+            for p in m.unet.parameters():
+                p.add_(0.01)
+        decays.append(m.update_ema())
+        want = min(0.9, (1 + n) / (10 + n))  # MICRO's ema_decay is 0.9
+        for k, p in m.unet.state_dict().items():
+            shadow[k] = shadow[k] - (1 - want) * (shadow[k] - p)
+    assert decays == pytest.approx([min(0.9, (1 + n) / (10 + n)) for n in range(1, 6)])
+    for k, v in m.ema["unet"].state_dict().items():
+        assert torch.allclose(v, shadow[k], atol=1e-6), k
+    assert m.ema_updates == 5

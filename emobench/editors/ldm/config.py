@@ -78,6 +78,7 @@ class DiffusionConfig:
     linear_start: float = 0.0015
     linear_end: float = 0.0205
     ema_decay: float = 0.9999
+    ema_warmup: bool = True  # LitEma: decay min(ema_decay, (1+n)/(10+n)); False: ema_decay from step 0
     label_dropout: float = 0.2
     label_dropout_mode: str = "batch"  # "batch": the released code drops the whole batch; "sample": per sample
     scale_factor: float = 1.0  # no latent rescaling in the paper

@@ -22,20 +22,28 @@ import torch
 import torch.nn.functional as F
 
 from emobench.editors.base import EditOutput, Editor, check_images, check_labels, check_seeds, options_from_mapping
-from emobench.editors.ldm.ddim import ddim_invert, ddim_sample
-from emobench.editors.ldm.model import LatentDiffusion, checkpoint_sha256, load_checkpoint
+from emobench.editors.ldm.ddim import check_chain_end, ddim_invert, ddim_sample
+from emobench.editors.ldm.loading import load_ldm
+from emobench.editors.ldm.model import LatentDiffusion, checkpoint_sha256
 from emobench.editors.ldm.schedule import ddim_timesteps
 from emobench.labels import editing_source
 
 DEMO_CHECKPOINT = Path(__file__).parent / "demo" / "ldm_synthetic_demo.safetensors"
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass(frozen=True)
 class LDMInit:
-    """checkpoint: "demo" (the packaged synthetic-faces model) or a path; weights: ema | raw."""
+    """checkpoint: "demo" (the packaged model), an emobench .safetensors or the paper's Lightning .ckpt;
+    config: the released-format yaml of a .ckpt of another size than the paper's; weights: ema | raw;
+    precision: fp32 (the released code's) | bf16 (autocast on CUDA: 45–52 dB from fp32 on the demo)."""
 
     checkpoint: str = "demo"
     weights: str = "ema"
+    config: str = ""
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class LDMParams:
     eta: float = 0.0
     inversion: str = "next"
     cfg_in_inversion: bool = True
+    chain_end: str = "alpha0"  # the released sampler's ᾱ₀ = alphas_cumprod[0]; "one": ᾱ = 1 (emobench 0.1)
 
 
 def resolve_checkpoint(name: str) -> Path:
@@ -62,10 +71,25 @@ def resolve_checkpoint(name: str) -> Path:
     return path
 
 
-def _autocast(device: torch.device):
-    if device.type == "cuda":
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
+def autocast_for(device: torch.device, precision: str):
+    """bf16 autocast on CUDA when asked for; fp32 everywhere else (CPU edits are always fp32)."""
+    if device.type == "cuda" and check_precision(precision) == "bf16":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def load_editor_model(checkpoint: str, weights: str, config: str) -> tuple[LatentDiffusion, str]:
+    """The model and checkpoint sha256 behind an ``ldm``/``ldm-cgf`` init (``checkpoint``, ``weights``, ``config``)."""
+    path = resolve_checkpoint(checkpoint)
+    if config:
+        config = str(Path(config).expanduser())
+    return load_ldm(path, weights=weights, config=config), checkpoint_sha256(path)
 
 
 class LDMEditor(Editor):
@@ -85,8 +109,9 @@ class LDMEditor(Editor):
     @classmethod
     def from_config(cls, init: Mapping[str, Any], device: torch.device | str = "cpu") -> "LDMEditor":
         opts = options_from_mapping(LDMInit, init, "init of LDMEditor")
-        path = resolve_checkpoint(opts.checkpoint)
-        return cls(load_checkpoint(path, weights=opts.weights), opts, checkpoint_sha256(path), device)
+        check_precision(opts.precision)
+        model, sha = load_editor_model(opts.checkpoint, opts.weights, opts.config)
+        return cls(model, opts, sha, device)
 
     @classmethod
     def from_model(cls, model: LatentDiffusion, device: torch.device | str = "cpu") -> "LDMEditor":
@@ -104,6 +129,7 @@ class LDMEditor(Editor):
             raise ValueError(f"inversion must be 'next' or 'current', got {p.inversion!r}")
         if p.eta < 0:
             raise ValueError(f"eta must be >= 0, got {p.eta}")
+        check_chain_end(p.chain_end)
         return p
 
     def _to_model(self, images: torch.Tensor) -> torch.Tensor:
@@ -124,15 +150,16 @@ class LDMEditor(Editor):
                             self.model.config.diffusion.timesteps)
         src = torch.tensor([editing_source(int(s)) for s in sources], device=self.device)
         z0 = self.model.encode_images(self._to_model(images))
-        return ddim_invert(self.model, z0, src, ts, p.guidance, p.inversion, p.cfg_in_inversion), ts
+        return ddim_invert(self.model, z0, src, ts, p.guidance, p.inversion, p.cfg_in_inversion,
+                           chain_end=p.chain_end), ts
 
     @torch.inference_mode()
     def _run(self, images, sources, targets_per_image: Sequence[Sequence[int]], seeds: list[int], p: LDMParams):
-        with _autocast(self.device):
+        with autocast_for(self.device, self.init.precision):
             zt, ts = self.invert(images, sources, p)
             index = torch.tensor([i for i, tgts in enumerate(targets_per_image) for _ in tgts], device=self.device)
             labels = torch.tensor([int(t) for tgts in targets_per_image for t in tgts], device=self.device)
-            z0 = ddim_sample(self.model, zt[index], labels, ts, p.guidance, p.eta, seeds)
+            z0 = ddim_sample(self.model, zt[index], labels, ts, p.guidance, p.eta, seeds, chain_end=p.chain_end)
             out = self.model.decode_latents(z0)
         used = [{"source_label": editing_source(int(sources[i])), "target_label": int(labels[k]),
                  "timesteps": f"{ts[0]}..{ts[-1]}x{len(ts)}"} for k, i in enumerate(index.tolist())]

@@ -32,11 +32,12 @@ from emobench.editors.ldm.schedule import NoiseSchedule
 from emobench.editors.ldm.unet import UNet
 from emobench.editors.ldm.vqgan import VQGAN
 from emobench.editors.state_dicts import load_strict
+from emobench.errors import UserError
 from emobench.weights import sha256_file
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that does not match the model (missing/unexpected keys, bad metadata)."""
+class CheckpointError(UserError, ValueError):
+    """A checkpoint that does not match the model (missing/unexpected keys, bad metadata, unreadable file)."""
 
 
 class LatentDiffusion(nn.Module):
@@ -50,6 +51,7 @@ class LatentDiffusion(nn.Module):
         self.cond = ClassEmbedder(config.num_classes, config.unet.context_dim)
         self.schedule = NoiseSchedule(config.diffusion)
         self.ema: nn.ModuleDict | None = None
+        self.ema_updates = 0
 
     # -- denoiser ---------------------------------------------------------------------------------
     def eps(self, z: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, guidance: float) -> torch.Tensor:
@@ -77,25 +79,35 @@ class LatentDiffusion(nn.Module):
         return ((x + 1) / 2).clamp(0, 1)
 
     # -- EMA --------------------------------------------------------------------------------------
+    # The released LitEma: a shadow copy of the U-Net only (the class embedder has none), decay
+    # min(ema_decay, (1 + n) / (10 + n)) with n the number of updates so far (``ema_warmup``), one
+    # update per training batch.
     def init_ema(self) -> None:
-        self.ema = nn.ModuleDict({"unet": copy.deepcopy(self.unet), "cond": copy.deepcopy(self.cond)})
+        self.ema = nn.ModuleDict({"unet": copy.deepcopy(self.unet)})
         self.ema.requires_grad_(False)
+        self.ema_updates = 0
+
+    def ema_decay_at(self, n: int) -> float:
+        """Decay used by the ``n``-th EMA update (1-based), as LitEma computes it."""
+        d = self.config.diffusion
+        return min(d.ema_decay, (1 + n) / (10 + n)) if d.ema_warmup else d.ema_decay
 
     @torch.no_grad()
-    def update_ema(self, decay: float) -> None:
+    def update_ema(self, decay: float | None = None) -> float:
+        """One EMA update of the U-Net shadow; returns the decay used (``decay`` overrides the schedule)."""
         if self.ema is None:
             self.init_ema()
-            return
-        for name in ("unet", "cond"):
-            for e, p in zip(self.ema[name].parameters(), getattr(self, name).parameters()):
-                e.lerp_(p.detach(), 1 - decay)
+        self.ema_updates += 1
+        used = self.ema_decay_at(self.ema_updates) if decay is None else float(decay)
+        for e, p in zip(self.ema["unet"].parameters(), self.unet.parameters()):
+            e.sub_((1.0 - used) * (e - p.detach()))
+        return used
 
     def use_ema(self) -> None:
-        """Swap the EMA weights in as the live denoiser (for sampling)."""
+        """Swap the EMA weights in as the live U-Net (for sampling)."""
         if self.ema is None:
             raise CheckpointError("this model has no EMA weights")
         self.unet.load_state_dict(self.ema["unet"].state_dict())
-        self.cond.load_state_dict(self.ema["cond"].state_dict())
 
     # -- checkpoints ------------------------------------------------------------------------------
     def save_checkpoint(self, path: str | Path, metadata: Mapping[str, str] | None = None,
@@ -112,10 +124,13 @@ class LatentDiffusion(nn.Module):
         if weights in ("ema", "both") and self.ema is not None:
             prefix = "ema." if weights == "both" else ""
             state.update({f"{prefix}unet.{k}": v for k, v in self.ema["unet"].state_dict().items()})
-            state.update({f"{prefix}cond.{k}": v for k, v in self.ema["cond"].state_dict().items()})
+            if weights == "ema":  # the embedder has no EMA copy: an EMA-only file carries the trained one
+                state.update({f"cond.{k}": v for k, v in self.cond.state_dict().items()})
         elif weights == "ema":
             raise CheckpointError("weights='ema' but the model has no EMA")
         meta = {"format": "emobench-ldm", "config": json.dumps(self.config.to_dict()), **dict(metadata or {})}
+        if self.ema is not None:
+            meta["ema_updates"] = str(self.ema_updates)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
@@ -141,18 +156,26 @@ def load_checkpoint(path: str | Path, weights: str = "ema", device: torch.device
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"LDM checkpoint {path} not found")
-    meta = read_metadata(path)
+    try:
+        meta = read_metadata(path)
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for a bad header
+        raise CheckpointError(f"{path}: not a readable safetensors file ({type(exc).__name__}); expected an emobench "
+                              "LDM checkpoint (the paper's Lightning .ckpt is read by emobench.editors.ldm.loading)") from None
     if meta.get("format") != "emobench-ldm":
         raise CheckpointError(f"{path}: not an emobench LDM checkpoint (metadata format={meta.get('format')!r}); "
-                              "for the paper's Lightning checkpoints use load_lightning_checkpoint")
+                              "the paper's Lightning .ckpt files are read by emobench.editors.ldm.loading.load_ldm")
     model = LatentDiffusion(LDMConfig.from_dict(json.loads(meta["config"])))
     state = load_file(str(path))
     part = lambda prefix: {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}  # noqa: E731
     _strict_load(model.first_stage, part("first_stage."), f"{path} first_stage")
-    has_ema = any(k.startswith("ema.") for k in state)
+    has_ema = any(k.startswith("ema.unet.") for k in state)
+    # Files written before LitEma semantics (emobench 0.1) also carry an EMA of the embedder, ``ema.cond.*``:
+    # an EMA edit uses it, as those files meant; training resumes from the raw embedder.
+    legacy_ema_cond = any(k.startswith("ema.cond.") for k in state)
     if weights == "ema" and has_ema:
         _strict_load(model.unet, part("ema.unet."), f"{path} ema.unet")
-        _strict_load(model.cond, part("ema.cond."), f"{path} ema.cond")
+        cond = "ema.cond." if legacy_ema_cond else "cond."
+        _strict_load(model.cond, part(cond), f"{path} {cond[:-1]}")
     elif weights in ("ema", "raw"):
         _strict_load(model.unet, part("unet."), f"{path} unet")
         _strict_load(model.cond, part("cond."), f"{path} cond")
@@ -162,36 +185,17 @@ def load_checkpoint(path: str | Path, weights: str = "ema", device: torch.device
         if has_ema:
             model.init_ema()
             _strict_load(model.ema["unet"], part("ema.unet."), f"{path} ema.unet")
-            _strict_load(model.ema["cond"], part("ema.cond."), f"{path} ema.cond")
+            model.ema_updates = int(meta.get("ema_updates", "0"))
     else:
         raise ValueError(f"weights must be 'ema', 'raw' or 'both', got {weights!r}")
     return model.to(device).eval()
 
 
 def load_lightning_checkpoint(path: str | Path, config: LDMConfig, weights: str = "ema") -> LatentDiffusion:
-    """Read the paper's released Lightning checkpoint (``state_dict`` with CompVis prefixes), strictly.
+    """The paper's released Lightning checkpoint (see :mod:`emobench.editors.ldm.released`)."""
+    from emobench.editors.ldm.released import load_released_checkpoint
 
-    The released class embedder has no separate null embedding; it is reported missing unless
-    the checkpoint carries ``cond_stage_model.null_embedding.weight``.
-    """
-    blob = torch.load(str(path), map_location="cpu", weights_only=True)
-    state = blob.get("state_dict", blob)
-    model = LatentDiffusion(config)
-    take = lambda prefix: {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}  # noqa: E731
-    _strict_load(model.first_stage, take("first_stage_model."), f"{path} first_stage_model")
-    if weights == "ema":
-        # Lightning's LitEma stores names with the dots removed: "model_ema.diffusion_modelinput_blocks00weight".
-        ema = {k[len("model_ema."):]: v for k, v in state.items() if k.startswith("model_ema.") and k not in
-               ("model_ema.decay", "model_ema.num_updates")}
-        flat = {"diffusion_model" + k.replace(".", ""): k for k in model.unet.state_dict()}
-        unet_state = {flat[k]: v for k, v in ema.items() if k in flat}
-        if len(unet_state) != len(flat):
-            raise CheckpointError(f"{path}: EMA weights cover {len(unet_state)} of {len(flat)} U-Net tensors")
-        _strict_load(model.unet, unet_state, f"{path} model_ema")
-    else:
-        _strict_load(model.unet, take("model.diffusion_model."), f"{path} model.diffusion_model")
-    _strict_load(model.cond, take("cond_stage_model."), f"{path} cond_stage_model")
-    return model.eval()
+    return load_released_checkpoint(path, config, weights)
 
 
 def checkpoint_sha256(path: str | Path) -> str:

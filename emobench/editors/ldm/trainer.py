@@ -302,8 +302,25 @@ def train_ldm(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable[[
 
 def export_ema(checkpoint: Path, dest: Path) -> Path:
     """Write an inference-only copy (first stage + EMA denoiser) — the form the demo ships in."""
-    model = load_checkpoint(checkpoint, weights="both")
-    meta = read_metadata(checkpoint)
-    meta.pop("config", None), meta.pop("format", None)
-    model.save_checkpoint(dest, meta, weights="ema" if model.ema is not None else "raw")
-    return dest
+    return convert_checkpoint(checkpoint, dest, weights="ema")
+
+
+def convert_checkpoint(checkpoint: Path, dest: Path, config: str | Path = "", weights: str = "ema") -> Path:
+    """Write ``checkpoint`` (emobench safetensors or the paper's Lightning .ckpt) as emobench safetensors.
+
+    ``weights="ema"``: first stage + EMA U-Net + embedder (inference); ``"both"``: raw and EMA (training).
+    The config travels inside the file, so loading it needs no flags.
+    """
+    from emobench.editors.ldm.loading import checkpoint_format, load_ldm
+    from emobench.weights import sha256_file
+
+    if weights not in ("ema", "both"):
+        raise ValueError(f"weights must be 'ema' or 'both', got {weights!r}")
+    model = load_ldm(checkpoint, weights="both", config=config)
+    if checkpoint_format(checkpoint) == "safetensors":
+        meta = read_metadata(checkpoint)
+        meta.pop("config", None), meta.pop("format", None), meta.pop("ema_updates", None)
+    else:
+        meta = {"converted_from": Path(checkpoint).name, "source_sha256": sha256_file(Path(checkpoint))}
+    model.save_checkpoint(dest, meta, weights=weights if model.ema is not None else "raw")
+    return Path(dest)
