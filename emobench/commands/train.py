@@ -9,12 +9,19 @@ EXAMPLES = """examples:
   emobench train ldm   --config configs/demo_ldm.toml   --out runs/train/demo_ldm
   emobench train ldm   --config configs/demo_ldm.toml   --out runs/train/demo_ldm --resume   # continue
   emobench train export runs/train/demo_ldm/last.safetensors demo.safetensors            # EMA-only copy
+  emobench train export paper.ckpt paper.safetensors --config paper.yaml        # convert the released .ckpt
   emobench train cgf   --config configs/demo_cgf.toml --target all --out runs/cgf/demo    # CGF (ldm-cgf)
   torchrun --nproc-per-node 4 -m emobench train ldm --config my_ldm.toml --out runs/train/ldm  # DDP
 
 A config TOML has [train] (model = "tiny"|"paper", steps, batch_size, grad_accum, lr, seed, ...),
 [data] (dataset = "synthetic" with split/identities/per_identity, or a registered dataset name and its
 options) and optional [first_stage_config], [unet], [diffusion] tables that refine the preset."""
+
+
+EXPORT_EXAMPLES = """examples:
+  emobench train export runs/train/demo_ldm/last.safetensors demo.safetensors
+  emobench train export paper.ckpt paper.safetensors                    # the paper-size released checkpoint
+  emobench train export tiny.ckpt tiny.safetensors --config tiny_config.yaml --weights both"""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,9 +36,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         s.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
         s.add_argument("--steps", type=int, help="override [train] steps")
         s.add_argument("--threads", type=int, help="torch CPU threads")
-    e = sub.add_parser("export", help="write an inference-only (EMA) copy of an LDM checkpoint")
-    e.add_argument("checkpoint")
-    e.add_argument("dest")
+    e = sub.add_parser("export", help="write an LDM checkpoint (emobench or the paper's Lightning .ckpt) as "
+                       "emobench safetensors", epilog=EXPORT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Write CHECKPOINT as an emobench .safetensors file with its config inside, so "
+                       "loading it needs no flags. CHECKPOINT is an emobench checkpoint or the paper's released "
+                       "Lightning .ckpt (read without pytorch_lightning; only tensors and plain containers are "
+                       "unpickled).")
+    e.add_argument("checkpoint", help="emobench .safetensors or the paper's Lightning .ckpt")
+    e.add_argument("dest", help="the .safetensors file to write")
+    e.add_argument("--config", default="", help="the released-format yaml of a .ckpt of another size than the "
+                   "paper's (default: the paper configuration)")
+    e.add_argument("--weights", choices=("ema", "both"), default="ema",
+                   help="ema: first stage + EMA U-Net + embedder, for editing (default); both: raw and EMA, to "
+                   "continue training")
     from emobench.cgf import cli as cgf_train
 
     c = sub.add_parser("cgf", help="CLIP-guided finetuning of the U-Net per target emotion (ldm-cgf)")
@@ -68,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from emobench.editors.ldm import trainer
 
     if args.stage == "export":
-        print(trainer.export_ema(Path(args.checkpoint), Path(args.dest)))
+        print(trainer.convert_checkpoint(Path(args.checkpoint), Path(args.dest), args.config, args.weights))
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -121,3 +121,56 @@ def test_train_config_rejects_unknown_keys(tmp_path):
     cfg.write_text("[train]\nstepz = 3\n")
     with pytest.raises(ValueError, match="unknown \\[train\\] key\\(s\\) stepz"):
         TrainConfig.from_toml(cfg)
+
+
+def test_ldm_trainer_uses_the_released_lr_rule_weight_decay_and_litema(tmp_path, monkeypatch):
+    made: list[torch.optim.AdamW] = []
+
+    class RecordingAdamW(torch.optim.AdamW):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    stage = train_vqgan(_tiny_cfg(steps=1, val_every=100), tmp_path / "vq", log=lambda line: None)
+    monkeypatch.setattr(torch.optim, "AdamW", RecordingAdamW)
+    decays: list[float] = []
+    cfg = _tiny_cfg(first_stage=str(stage), steps=3, batch_size=4, grad_accum=2, val_every=100)
+    assert cfg.weight_decay == 0.01 and cfg.scale_lr  # the released defaults
+    lines: list[str] = []
+    ck = train_ldm(cfg, tmp_path / "ldm", log=lines.append,
+                   on_step=lambda step, model: decays.append(model.ema_decay_at(model.ema_updates)))
+    group = made[0].param_groups[0]
+    assert group["lr"] == pytest.approx(1e-6 * 4 * 2 * 1)  # base_lr × batch × grad_accum × GPUs
+    assert group["weight_decay"] == 0.01
+    assert decays == pytest.approx([2 / 11, 3 / 12, 4 / 13])  # LitEma: min(decay, (1+n)/(10+n))
+    from emobench.editors.ldm.model import read_metadata
+
+    assert float(read_metadata(ck)["lr"]) == pytest.approx(8e-6) and read_metadata(ck)["ema_updates"] == "3"
+    assert any("EMA" in line and "no label dropout" in line for line in lines)
+
+
+def test_lr_as_given_when_scaling_is_off():
+    cfg = TrainConfig(scale_lr=False, lr=3e-4, batch_size=64, grad_accum=2)
+    assert cfg.effective_lr(world_size=4) == 3e-4
+    assert TrainConfig(batch_size=24).effective_lr() == pytest.approx(2.4e-5)  # DESIGN §4: 2.4e-5 at batch 24
+
+
+def test_validation_loss_has_no_label_dropout():
+    from emobench.editors.ldm.trainer import draw_loss_inputs
+
+    m = micro_model()
+    z0 = torch.randn(64, 3, 8, 8)
+    # With p = 1 every training batch is dropped; validation (dropout=False) never is.
+    m.config = replace(m.config, diffusion=replace(m.config.diffusion, label_dropout=1.0))
+    assert draw_loss_inputs(m, z0, torch.Generator().manual_seed(5))[2].all()
+    assert not draw_loss_inputs(m, z0, torch.Generator().manual_seed(5), dropout=False)[2].any()
+
+
+@pytest.mark.parametrize("name", ["paper_vqgan", "paper_ldm", "demo_vqgan", "demo_ldm"])
+def test_shipped_training_configs_parse(name):
+    cfg = TrainConfig.from_toml(Path(__file__).resolve().parents[2] / "configs" / f"{name}.toml")
+    model = cfg.ldm_config()
+    if name.startswith("paper"):
+        assert cfg.model == "paper" and model.unet.model_channels == 160 and cfg.scale_lr
+    if name == "paper_ldm":
+        assert cfg.effective_lr() == pytest.approx(2.4e-5) and cfg.weight_decay == 0.01 and model.diffusion.ema_warmup

@@ -175,7 +175,7 @@ def test_schedule_buffers_that_disagree_with_the_config_are_an_error(ref, tmp_pa
 
 
 def test_wrong_size_config_names_the_mismatch_and_the_fix(ref):
-    with pytest.raises(CheckpointError, match="config=PATH.yaml"):
+    with pytest.raises(CheckpointError, match="--set config=PATH.yaml"):
         load_released_checkpoint(ref / "tiny.ckpt", LDMConfig.tiny())
 
 
@@ -210,3 +210,46 @@ def test_missing_and_unexpected_keys_are_reported_strictly(ref, tmp_path):
     torch.save({"state_dict": state}, path)
     with pytest.raises(CheckpointError, match=r"1 missing \(encoder.conv_in.weight\); 1 unexpected \(extra.weight\)"):
         load_released_checkpoint(path, config_from_yaml(ref / "tiny_config.yaml"))
+
+
+def test_cli_runs_the_released_checkpoint_with_its_yaml(ref, tmp_path, capsys, shared_weights):
+    """The issue's command: ``emobench run --method ldm --protocol synthetic --set checkpoint=tiny.ckpt
+    --set config=tiny_config.yaml --limit 4`` (one identity per class here to keep it short)."""
+    import json
+    from pathlib import Path
+
+    from emobench.cli import main
+    from emobench.store import read_run
+
+    argv = ["run", "--method", "ldm", "--protocol", "synthetic", "--set", f"checkpoint={ref / 'tiny.ckpt'}",
+            "--set", f"config={ref / 'tiny_config.yaml'}", "--set", "per_class=1", "--set", "dataset.identities=2",
+            "--set", 'protocol.evaluators=["quality"]', "--limit", "4", "--out", str(tmp_path), "--quiet",
+            "--device", "cpu"]
+    assert main(argv) == 0
+    run_dir = Path(capsys.readouterr().out.split(":")[0])
+    records = read_run(run_dir)
+    assert len(records) == 4 and all(r["status"] == "ok" for r in records)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    text = json.dumps(manifest)
+    assert "tiny_config.yaml" in text and '"precision": "fp32"' in text
+
+
+def test_paper_size_key_listing_maps_onto_the_paper_config_exactly(ref):
+    """Every one of the 1523 entries of a paper-size released checkpoint (names and shapes listed by the
+    released code) has its place, with its shape, in emobench's LDMConfig.paper()."""
+    from emobench.editors.ldm.released import SCHEDULE_BUFFERS, released_parts
+    from emobench.editors.state_dicts import mismatch_report
+
+    state = {}
+    for line in (ref / "keys_paper_size.txt").read_text().splitlines():
+        name, _, shape = line.partition(" ")
+        dims = [int(d) for d in shape.strip("[]").split(",") if d.strip()]
+        state[name] = torch.empty(dims, device="meta")
+    assert len(state) == 1523
+    with torch.device("meta"):
+        model = LatentDiffusion(LDMConfig.paper())
+    parts = released_parts(state, model, "keys_paper_size.txt")
+    for name, (module, part) in parts.items():
+        assert mismatch_report(module, part) is None, name
+    covered = sum(len(p) for _, p in parts.values()) + len(SCHEDULE_BUFFERS) + 2  # + LitEma decay, num_updates
+    assert covered == len(state)

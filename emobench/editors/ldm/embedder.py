@@ -28,17 +28,19 @@ class ClassEmbedder(nn.Module):
         idx = torch.zeros(n, dtype=torch.long, device=self.null_embedding.weight.device)
         return self.null_embedding(idx)[:, None, :]
 
-    def with_dropout(self, labels: torch.Tensor, p: float, mode: str, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Context for training: the whole batch (``batch``, the paper's code) or each sample (``sample``)
-        is replaced by the null embedding with probability ``p``."""
-        ctx = self(labels)
+    @staticmethod
+    def dropout_mask(n: int, p: float, mode: str, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Which of ``n`` samples get the null embedding: the whole batch with probability ``p``
+        (``batch``, the released code) or each sample independently (``sample``)."""
+        if mode not in ("batch", "sample"):
+            raise ValueError(f"label_dropout_mode must be 'batch' or 'sample', got {mode!r}")
         if p <= 0:
-            return ctx
+            return torch.zeros(n, dtype=torch.bool)
         if mode == "batch":
-            if float(torch.rand((), generator=generator)) < p:
-                return self.null(labels.shape[0])
-            return ctx
-        if mode == "sample":
-            drop = (torch.rand(labels.shape[0], generator=generator) < p).to(ctx.device)[:, None, None]
-            return torch.where(drop, self.null(labels.shape[0]), ctx)
-        raise ValueError(f"label_dropout_mode must be 'batch' or 'sample', got {mode!r}")
+            return torch.full((n,), bool(float(torch.rand((), generator=generator)) < p))
+        return torch.rand(n, generator=generator) < p
+
+    def with_dropout(self, labels: torch.Tensor, p: float, mode: str, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Context for training, with :meth:`dropout_mask` applied."""
+        drop = self.dropout_mask(labels.shape[0], p, mode, generator).to(labels.device)
+        return torch.where(drop[:, None, None], self.null(labels.shape[0]), self(labels))

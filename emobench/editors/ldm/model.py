@@ -18,10 +18,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import torch
 from torch import nn
@@ -102,6 +103,19 @@ class LatentDiffusion(nn.Module):
         for e, p in zip(self.ema["unet"].parameters(), self.unet.parameters()):
             e.sub_((1.0 - used) * (e - p.detach()))
         return used
+
+    @contextlib.contextmanager
+    def ema_weights(self) -> Iterator[None]:
+        """Inside the block the U-Net has the EMA weights (LitEma's ``ema_scope``); restored after."""
+        if self.ema is None:
+            yield
+            return
+        backup = {k: v.detach().clone() for k, v in self.unet.state_dict().items()}
+        self.unet.load_state_dict(self.ema["unet"].state_dict())
+        try:
+            yield
+        finally:
+            self.unet.load_state_dict(backup)
 
     def use_ema(self) -> None:
         """Swap the EMA weights in as the live U-Net (for sampling)."""

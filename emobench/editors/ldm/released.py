@@ -111,6 +111,20 @@ def _lit_ema_unet(state: Mapping[str, torch.Tensor], model: LatentDiffusion, whe
     return {flat[k]: v for k, v in ema.items()}
 
 
+def released_parts(state: Mapping[str, torch.Tensor], model: LatentDiffusion,
+                   where: str) -> dict[str, tuple[torch.nn.Module, dict[str, torch.Tensor]]]:
+    """The released state dict cut into emobench's modules, keys renamed: released prefix → (module, state).
+
+    ``model_ema`` is empty when the checkpoint has no LitEma copy.
+    """
+    take = lambda prefix: {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}  # noqa: E731
+    has_ema = any(k.startswith("model_ema.") and k not in LIT_EMA_COUNTERS for k in state)
+    return {"first_stage_model": (model.first_stage, take("first_stage_model.")),
+            "cond_stage_model": (model.cond, {COND_KEYS.get(k, k): v for k, v in take("cond_stage_model.").items()}),
+            "model.diffusion_model": (model.unet, take("model.diffusion_model.")),
+            "model_ema": (model.unet, _lit_ema_unet(state, model, where) if has_ema else {})}
+
+
 def load_released_checkpoint(path: str | Path, config: LDMConfig | None = None, weights: str = "ema",
                              device: torch.device | str = "cpu") -> LatentDiffusion:
     """A :class:`LatentDiffusion` from the paper's Lightning checkpoint; strict, with a key report.
@@ -122,6 +136,7 @@ def load_released_checkpoint(path: str | Path, config: LDMConfig | None = None, 
         raise ValueError(f"weights must be 'ema', 'raw' or 'both', got {weights!r}")
     where = str(path)
     state = released_state_dict(read_released(path), where)
+    config_given = config is not None
     config = config or LDMConfig.paper()
     known = ("first_stage_model.", "model.diffusion_model.", "model_ema.", "cond_stage_model.")
     stray = sorted(k for k in state if not k.startswith(known) and k not in SCHEDULE_BUFFERS)
@@ -130,20 +145,19 @@ def load_released_checkpoint(path: str | Path, config: LDMConfig | None = None, 
                               f"layout ({', '.join(stray[:5])})")
     check_schedule(state, config.diffusion, where)
     model = LatentDiffusion(config)
-    take = lambda prefix: {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}  # noqa: E731
-    size_hint = "; for another model size pass its yaml with config=PATH.yaml"
+    parts = released_parts(state, model, where)
+    size_hint = (f"; the {'given' if config_given else 'paper'} configuration was used: for a checkpoint of "
+                 "another size pass its yaml (run: --set config=PATH.yaml; train export: --config PATH.yaml)")
     try:
-        _strict_load(model.first_stage, take("first_stage_model."), f"{where} first_stage_model")
-        cond = {COND_KEYS.get(k, k): v for k, v in take("cond_stage_model.").items()}
-        _strict_load(model.cond, cond, f"{where} cond_stage_model")
-        raw = take("model.diffusion_model.")
+        for name in ("first_stage_model", "cond_stage_model"):
+            _strict_load(parts[name][0], parts[name][1], f"{where} {name}")
         if weights in ("raw", "both"):
-            _strict_load(model.unet, raw, f"{where} model.diffusion_model")
+            _strict_load(model.unet, parts["model.diffusion_model"][1], f"{where} model.diffusion_model")
         if weights == "ema":
-            _strict_load(model.unet, _lit_ema_unet(state, model, where), f"{where} model_ema")
-        elif weights == "both" and any(k.startswith("model_ema.") for k in state):
+            _strict_load(model.unet, parts["model_ema"][1], f"{where} model_ema")
+        elif weights == "both" and parts["model_ema"][1]:
             model.init_ema()
-            _strict_load(model.ema["unet"], _lit_ema_unet(state, model, where), f"{where} model_ema")
+            _strict_load(model.ema["unet"], parts["model_ema"][1], f"{where} model_ema")
             if "model_ema.num_updates" in state:
                 model.ema_updates = int(state["model_ema.num_updates"])
     except CheckpointError as exc:

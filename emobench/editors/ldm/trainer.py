@@ -12,6 +12,7 @@ Example (tiny, CPU)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -37,8 +38,11 @@ class TrainConfig:
     steps: int = 1000
     batch_size: int = 32
     grad_accum: int = 1
-    lr: float = 2.4e-5
-    weight_decay: float = 0.0
+    # The released rule (main.py --scale_lr, on by default): lr = base_lr × batch × grad_accum × GPUs.
+    base_lr: float = 1e-6
+    scale_lr: bool = True
+    lr: float = 2.4e-5  # used as is when scale_lr = false
+    weight_decay: float = 0.01  # AdamW's PyTorch default, which the released code keeps
     seed: int = 0
     log_every: int = 50
     val_every: int = 250
@@ -70,6 +74,12 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"{path}: unknown [train] key(s) {', '.join(unknown)}; expected {', '.join(sorted(names))}")
         return cls(**train)
+
+    def effective_lr(self, world_size: int = 1) -> float:
+        """The learning rate in use: the released scaling rule, or ``lr`` as given when ``scale_lr`` is off."""
+        if not self.scale_lr:
+            return self.lr
+        return self.base_lr * self.batch_size * self.grad_accum * world_size
 
     def ldm_config(self) -> LDMConfig:
         base = LDMConfig.paper() if self.model == "paper" else LDMConfig.tiny()
@@ -143,8 +153,10 @@ def train_vqgan(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable
     model = LatentDiffusion(ldm_cfg)
     vq = model.first_stage.to(device)
     disc = PatchDiscriminator().to(device)
-    opt = torch.optim.Adam(vq.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
+    lr = cfg.effective_lr(world)
+    log(f"vqgan lr {lr:.3g} ({'base_lr × batch × grad_accum × GPUs' if cfg.scale_lr else 'lr as given'})")
+    opt = torch.optim.Adam(vq.parameters(), lr=lr, betas=(0.5, 0.9))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.9))
     step = 0
     out.mkdir(parents=True, exist_ok=True)
     if resume and _state_path(out).is_file():
@@ -152,6 +164,7 @@ def train_vqgan(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable
         vq.load_state_dict(loaded.first_stage.state_dict())
         blob = torch.load(_opt_path(out), map_location="cpu", weights_only=True)
         opt.load_state_dict(blob["opt"]), opt_d.load_state_dict(blob["opt_d"]), disc.load_state_dict(blob["disc"])
+        # (disc is wrapped in DDP only below, after its state is restored)
         step = int(blob["step"])
         log(f"resumed at step {step}")
     perceptual = None
@@ -159,8 +172,9 @@ def train_vqgan(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable
         from emobench.evaluators.lpips_net import build_lpips
 
         perceptual = build_lpips("alex", device)
-    if world > 1:
+    if world > 1:  # both networks through their DDP wrappers, so every replica takes the same step
         vq = torch.nn.parallel.DistributedDataParallel(vq)
+        disc = torch.nn.parallel.DistributedDataParallel(disc)
     data = TrainingData.from_config(cfg.data, ldm_cfg.first_stage.resolution)
     rng = np.random.default_rng(cfg.seed * 9973 + rank)
     val_idx = list(range(min(cfg.val_size, len(data))))
@@ -199,8 +213,9 @@ def train_vqgan(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable
             model.first_stage = core
             model.save_checkpoint(_state_path(out), {"stage": "vqgan", "step": str(step), "train": json.dumps(asdict(cfg))},
                                   weights="raw")
-            torch.save({"opt": opt.state_dict(), "opt_d": opt_d.state_dict(), "disc": disc.state_dict(), "step": step},
-                       _opt_path(out))
+            disc_core = disc.module if world > 1 else disc
+            torch.save({"opt": opt.state_dict(), "opt_d": opt_d.state_dict(), "disc": disc_core.state_dict(),
+                        "step": step}, _opt_path(out))
     return _state_path(out)
 
 
@@ -215,18 +230,58 @@ def _encode_all(model: LatentDiffusion, data: TrainingData, device: torch.device
     return torch.cat(chunks)
 
 
-def diffusion_loss(model: LatentDiffusion, z0: torch.Tensor, labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """ε-prediction MSE at uniformly drawn timesteps, with the configured label dropout."""
+class DenoiserLoss(torch.nn.Module):
+    """The trainable denoiser (U-Net + class embedder) whose ``forward`` is the training loss.
+
+    DDP synchronises gradients only through its wrapper's ``forward``, so the loss must be computed
+    there: the trainer wraps this module, never calls ``model.unet`` directly. All randomness (t,
+    noise, label dropout) is drawn outside and passed in, so a forward is a pure function.
+    """
+
+    def __init__(self, model: LatentDiffusion):
+        super().__init__()
+        self.unet = model.unet
+        self.cond = model.cond
+        self.schedule = model.schedule
+
+    def forward(self, z0: torch.Tensor, labels: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
+                drop: torch.Tensor) -> torch.Tensor:
+        zt = self.schedule.add_noise(z0, noise, t)
+        # Both embeddings enter the graph (where() picks), so DDP sees every parameter used each step.
+        context = torch.where(drop[:, None, None], self.cond.null(z0.shape[0]), self.cond(labels))
+        return F.mse_loss(self.unet(zt, t, context), noise)
+
+
+def draw_loss_inputs(model: LatentDiffusion, z0: torch.Tensor, gen: torch.Generator,
+                     dropout: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Timesteps (uniform), noise and the label-dropout mask for one batch, from ``gen``."""
     d = model.config.diffusion
     t = torch.randint(0, d.timesteps, (z0.shape[0],), generator=gen).to(z0.device)
     noise = torch.randn(z0.shape, generator=gen).to(z0.device)
-    zt = model.schedule.add_noise(z0, noise, t)
-    context = model.cond.with_dropout(labels.to(z0.device), d.label_dropout, d.label_dropout_mode, gen)
-    return F.mse_loss(model.unet(zt, t, context), noise)
+    p = d.label_dropout if dropout else 0.0
+    drop = model.cond.dropout_mask(z0.shape[0], p, d.label_dropout_mode, gen).to(z0.device)
+    return t, noise, drop
 
 
-def train_ldm(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable[[str], None] = print) -> Path:
-    """Train the class-conditional U-Net on frozen first-stage latents (AdamW, EMA, label dropout)."""
+def diffusion_loss(model: LatentDiffusion, z0: torch.Tensor, labels: torch.Tensor, gen: torch.Generator,
+                   dropout: bool = True) -> torch.Tensor:
+    """ε-prediction MSE at uniformly drawn timesteps, with the configured label dropout (``dropout=False``:
+    none, as the released validation step)."""
+    t, noise, drop = draw_loss_inputs(model, z0, gen, dropout)
+    return DenoiserLoss(model)(z0, labels.to(z0.device), t, noise, drop)
+
+
+def _val_loss(model: LatentDiffusion, z0: torch.Tensor, labels: torch.Tensor) -> float:
+    with torch.no_grad():
+        return diffusion_loss(model, z0, labels, torch.Generator().manual_seed(1234), dropout=False).item()
+
+
+def train_ldm(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable[[str], None] = print,
+              on_step: Callable[[int, LatentDiffusion], None] | None = None) -> Path:
+    """Train the class-conditional U-Net on frozen first-stage latents (AdamW, LitEma, label dropout).
+
+    ``on_step(step, model)`` is called on every rank after each optimizer step and EMA update.
+    """
     from emobench.editors.ldm.ddim import ddim_sample
     from emobench.editors.ldm.schedule import ddim_timesteps
 
@@ -253,13 +308,19 @@ def train_ldm(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable[[
         model = model.to(device)
         blob, step = None, 0
     model.first_stage.requires_grad_(False).eval()
-    params = list(model.unet.parameters()) + list(model.cond.parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    lr = cfg.effective_lr(world)
+    log(f"ldm lr {lr:.3g} ({'base_lr × batch × grad_accum × GPUs' if cfg.scale_lr else 'lr as given'}), "
+        f"weight decay {cfg.weight_decay:g}")
+    denoiser = DenoiserLoss(model)
+    opt = torch.optim.AdamW(denoiser.parameters(), lr=lr, weight_decay=cfg.weight_decay)
     if blob is not None:
         opt.load_state_dict(blob["opt"])
-    denoiser = torch.nn.ModuleDict({"unet": model.unet, "cond": model.cond})
+    wrapped: torch.nn.Module = denoiser
     if world > 1:
-        denoiser = torch.nn.parallel.DistributedDataParallel(denoiser)
+        wrapped = torch.nn.parallel.DistributedDataParallel(denoiser)  # broadcasts rank 0's weights
+        if model.ema is not None:  # replicas start equal, so must their EMA shadows
+            for e in model.ema["unet"].parameters():
+                torch.distributed.broadcast(e.data, 0)
     data = TrainingData.from_config(cfg.data, model.config.first_stage.resolution)
     labels_all = torch.tensor(data.labels, dtype=torch.long)
     latents = _encode_all(model, data, device) if cfg.cache_latents else None
@@ -267,7 +328,7 @@ def train_ldm(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable[[
     start = time.time()
     while step < cfg.steps:
         opt.zero_grad(set_to_none=True)
-        for _ in range(cfg.grad_accum):
+        for micro in range(cfg.grad_accum):
             idx = rng.integers(0, len(data), cfg.batch_size).tolist()
             if latents is not None:
                 z0 = latents[idx].to(device)
@@ -275,27 +336,36 @@ def train_ldm(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable[[
                 x, _ = data.batch(idx)
                 with torch.no_grad():
                     z0 = model.encode_images(x.to(device))
-            loss = diffusion_loss(model, z0, labels_all[idx], gen)
-            (loss / cfg.grad_accum).backward()
+            t, noise, drop = draw_loss_inputs(model, z0, gen)
+            last = micro == cfg.grad_accum - 1
+            sync = contextlib.nullcontext() if last or world == 1 else wrapped.no_sync()
+            with sync:  # gradients are all-reduced once, on the last micro-batch
+                loss = wrapped(z0, labels_all[idx].to(device), t, noise, drop)
+                (loss / cfg.grad_accum).backward()
         opt.step()
-        model.update_ema(model.config.diffusion.ema_decay)
+        model.update_ema()
         step += 1
+        if on_step is not None:
+            on_step(step, model)
         if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
             log(f"ldm step {step}/{cfg.steps} loss {loss.item():.4f} ({time.time() - start:.0f}s)")
         if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps):
-            vgen = torch.Generator().manual_seed(1234)
+            vidx = list(range(min(cfg.val_size, len(data))))
             with torch.no_grad():
-                vidx = list(range(min(cfg.val_size, len(data))))
                 z0 = latents[vidx].to(device) if latents is not None else model.encode_images(data.batch(vidx)[0].to(device))
-                val = diffusion_loss(model, z0, labels_all[vidx], vgen).item()
-                shape = (8, *z0.shape[1:])
-                zT = torch.randn(shape, generator=vgen).to(device)
-                ts = ddim_timesteps(1.0, 20, model.config.diffusion.timesteps)
-                samples = model.decode_latents(ddim_sample(model, zT, torch.arange(8, device=device), ts, 3.0))
-            log(f"ldm val loss {val:.4f}")
+            val = _val_loss(model, z0, labels_all[vidx])
+            with model.ema_weights():
+                val_ema = _val_loss(model, z0, labels_all[vidx])
+                vgen = torch.Generator().manual_seed(1234)
+                with torch.no_grad():
+                    zT = torch.randn((8, *z0.shape[1:]), generator=vgen).to(device)
+                    ts = ddim_timesteps(1.0, 20, model.config.diffusion.timesteps)
+                    samples = model.decode_latents(ddim_sample(model, zT, torch.arange(8, device=device), ts, 3.0))
+            log(f"ldm val loss {val:.4f} (EMA {val_ema:.4f}; no label dropout)")
             _save_grid(samples, out / f"samples_{step:07d}.png")
         if rank == 0 and (step % cfg.ckpt_every == 0 or step == cfg.steps):
-            model.save_checkpoint(_state_path(out), {"stage": "ldm", "step": str(step), "train": json.dumps(asdict(cfg))})
+            model.save_checkpoint(_state_path(out), {"stage": "ldm", "step": str(step), "train": json.dumps(asdict(cfg)),
+                                                     "lr": repr(lr), "world_size": str(world)})
             torch.save({"opt": opt.state_dict(), "step": step}, _opt_path(out))
     return _state_path(out)
 
