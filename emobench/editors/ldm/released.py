@@ -145,10 +145,10 @@ def load_released_checkpoint(path: str | Path, config: LDMConfig | None = None, 
                               f"layout ({', '.join(stray[:5])})")
     check_schedule(state, config.diffusion, where)
     model = LatentDiffusion(config)
-    parts = released_parts(state, model, where)
     size_hint = (f"; the {'given' if config_given else 'paper'} configuration was used: for a checkpoint of "
                  "another size pass its yaml (run: --set config=PATH.yaml; train export: --config PATH.yaml)")
     try:
+        parts = released_parts(state, model, where)
         for name in ("first_stage_model", "cond_stage_model"):
             _strict_load(parts[name][0], parts[name][1], f"{where} {name}")
         if weights in ("raw", "both"):
