@@ -40,11 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     with torch.inference_mode():
         recon = editor.model.decode_latents(editor.model.encode_images(x))
     print(f"first stage alone: PSNR {psnr_ssim(recon, x)[0].mean():.2f} dB vs the input ({res} px)")
-    for convention in ("next", "current"):
-        out = editor.edit(x, y, y, inversion=convention).images
-        psnr = psnr_ssim(out, recon)[0]
-        print(f"source = target, t0=500, 40 steps, γ=3, ε at the {convention} timestep: "
-              f"PSNR {psnr.mean():.2f} dB (min {psnr.min():.2f}) vs the first-stage reconstruction")
+    for chain_end in ("alpha0", "one"):
+        for convention in ("next", "current"):
+            out = editor.edit(x, y, y, inversion=convention, chain_end=chain_end).images
+            psnr = psnr_ssim(out, recon)[0]
+            print(f"source = target, t0=500, 40 steps, γ=3, ε at the {convention} timestep, chain end {chain_end}: "
+                  f"PSNR {psnr.mean():.2f} dB (min {psnr.min():.2f}) vs the first-stage reconstruction")
     return 0
 
 
