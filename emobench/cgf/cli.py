@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     device = torch.device(resolve_device(args.device))
     model = load_ldm(path, weights=cfg.base_weights, device=device)
     try:
-        direction = build_direction(cfg.direction, device) if cfg.lambda_dir else None
+        direction = build_direction(cfg.direction, device, cfg.templates) if cfg.lambda_dir else None
         identity = build_identity(cfg.identity, device) if cfg.lambda_id else None
         loss = CGFLoss(cfg.loss_weights, direction, identity)
     except (OSError, ValueError) as exc:

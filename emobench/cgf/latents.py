@@ -1,6 +1,7 @@
 """Precomputed inverted latents for CGF: DDIM-invert N training images per class once, reuse per target.
 
-Each image is inverted with its (contempt → neutral) source label to t0 and stored with its
+Each image is inverted with its source label (contempt as contempt, as the released precompute;
+``contempt_source = "neutral"`` maps it to neutral) to t0 and stored with its
 first-stage reconstruction (the L2 and reference target) and id. Files live under
 ``<cache>/<key>/`` where the key hashes the base checkpoint's sha256 and every setting the
 latents depend on, as safetensors shards written atomically (``shard-00000.safetensors`` …); a
@@ -72,6 +73,17 @@ def select_indices(labels: list[int], per_class: int, seed: int) -> list[int]:
     return chosen
 
 
+def to_uint8(images01: torch.Tensor, mode: str = "truncate") -> torch.Tensor:
+    """8-bit copy of images in [0, 1]: ``truncate`` as the released ``(255·x).astype(uint8)``, or ``round``.
+
+    Example:
+        >>> to_uint8(torch.tensor([0.5, 1.0])).tolist(), to_uint8(torch.tensor([0.5]), "round").tolist()
+        ([127, 255], [128])
+    """
+    scaled = images01 * 255
+    return (scaled.round() if mode == "round" else scaled.floor()).clamp(0, 255).to(torch.uint8)
+
+
 def _shard_path(directory: Path, index: int) -> Path:
     return directory / f"shard-{index:05d}.safetensors"
 
@@ -104,10 +116,11 @@ def precompute(model: LatentDiffusion, checkpoint_sha: str, cfg: CGFConfig, data
         for start in range(0, len(shards[k]), cfg.precompute_batch):
             chunk = shards[k][start:start + cfg.precompute_batch]
             images, y = data.batch(chunk)
-            src = torch.tensor([editing_source(int(v)) for v in y], device=device)
+            src = torch.tensor([int(v) if cfg.contempt_source == "contempt" else editing_source(int(v)) for v in y],
+                               device=device)
             with torch.inference_mode():
                 z0 = model.encode_images(images.to(device))
-                recons.append((model.decode_latents(z0) * 255).round().to(torch.uint8).cpu())
+                recons.append(to_uint8(model.decode_latents(z0), cfg.recon_uint8).cpu())
                 zs.append(ddim_invert(model, z0, src, ts, cfg.precompute_guidance, cfg.inversion,
                                           chain_end=cfg.chain_end).float().cpu())
             labels.append(src.cpu())

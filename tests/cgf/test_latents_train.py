@@ -55,10 +55,33 @@ def test_precompute_shards_resume_and_plan_check(tmp_path):
         precompute(model, "ab" * 32, cfg, data, tmp_path, shard_size=2, quiet=True)
 
 
-def test_subset_excludes_the_target_as_source():
+def test_subset_draws_from_all_classes_or_excludes_the_target():
     labels = torch.tensor([1, 1, 0, 2, 3, 1, 4])
-    idx = subset_indices(labels, _cfg(n_latents=3), target_label=1)
+    idx = subset_indices(labels, _cfg(n_latents=3, subset="non_target"), target_label=1)
     assert len(idx) == 3 and all(int(labels[i]) != 1 for i in idx)
+    # The released loader: random.sample over all precomputed latents, the target's class included.
+    assert subset_indices(labels, _cfg(n_latents=7), target_label=1) == list(range(7))
+
+
+def test_validation_latents_are_held_out_and_select_the_best_step(tmp_path, tuned_setup):
+    from emobench.cgf.train import validation_indices
+    from safetensors import safe_open
+
+    model, cfg, lat, loss = tuned_setup
+    tuning = subset_indices(lat.labels, cfg, 1)
+    val = validation_indices(lat.labels, tuning, cfg, 1)
+    assert val and not set(val) & set(tuning)
+    lines: list[str] = []
+    path = finetune(model, lat, _cfg(direction=cfg.direction, identity=cfg.identity, max_steps=3, val_every=1),
+                    loss, tmp_path / "sel", "ab" * 32, log=lines.append)
+    with safe_open(str(path), framework="pt") as fh:
+        selection = json.loads(fh.metadata()["selection"])
+    losses = [v for _, v in selection["validation"]]
+    assert selection["select"] == "val_loss" and len(losses) == 3
+    assert selection["selected_step"] == 1 + losses.index(min(losses))
+    with pytest.raises(ValueError, match="held-out latents"):
+        finetune(model, lat, _cfg(direction=cfg.direction, identity=cfg.identity, n_latents=10**6), loss,
+                 tmp_path / "none", "ab" * 32, log=lambda s: None)
 
 
 @pytest.fixture()

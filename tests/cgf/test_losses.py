@@ -14,12 +14,16 @@ from .conftest import micro_model
 
 def test_direction_loss_forms():
     a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    assert float(direction_loss(a, a, "log")) == pytest.approx(0.0, abs=1e-6)
-    assert float(direction_loss(a, a, "cosine")) == pytest.approx(0.0, abs=1e-6)
+    for form in ("log_mean", "mean_log", "cosine"):
+        assert float(direction_loss(a, a, form)) == pytest.approx(0.0, abs=1e-6)
     orth = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
-    assert float(direction_loss(a, orth, "log")) == pytest.approx(-torch.log(torch.tensor(0.5)).item())
+    assert float(direction_loss(a, orth, "mean_log")) == pytest.approx(-torch.log(torch.tensor(0.5)).item())
     assert float(direction_loss(a, orth, "cosine")) == pytest.approx(1.0)
-    assert torch.isfinite(direction_loss(a, -a, "log"))  # opposite directions stay finite
+    assert torch.isfinite(direction_loss(a, -a, "mean_log"))  # opposite directions stay finite (clamped)
+    # log_mean (released): the log of the batch mean, not the mean of per-sample logs.
+    mixed = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0, 0.0], [1.0, 0.0]])  # cos 1 and 0
+    assert float(direction_loss(*mixed, "log_mean")) == pytest.approx(-torch.log(torch.tensor(0.75)).item())
+    assert float(direction_loss(*mixed, "mean_log")) == pytest.approx(-torch.log(torch.tensor(0.5)).item() / 2)
     with pytest.raises(ValueError, match="one of"):
         direction_loss(a, a, "l1")
 
@@ -55,7 +59,7 @@ def _tune_step_setup(tiny_clip, micro_standin, weights: LossWeights):
 def test_loss_is_finite_and_gradients_reach_only_the_unet(tiny_clip, micro_standin):
     model, loss, z, ref, src, tgt = _tune_step_setup(tiny_clip, micro_standin, LossWeights())
     z0 = ddim_sample(model, z, tgt, [1, 100, 200], 1.0, checkpoint_grad=True)
-    terms = loss(model.decode_latents(z0), ref, src, tgt)
+    terms = loss(model.decode_latents(z0, clamp=False), ref, src, tgt)
     assert torch.isfinite(terms.total)
     assert set(terms.parts) == {"dir", "id", "l2", "total"}
     terms.total.backward()
@@ -83,10 +87,16 @@ def test_direction_loss_decreases_on_a_fixed_batch(tiny_clip, micro_standin):
 
 
 def test_prompts_follow_the_released_code(tiny_clip):
+    from emobench.cgf.losses import source_prompt_labels
+
     model_clip, tokenizer = tiny_clip
     enc = OpenCLIPDirection(model_clip, tokenizer, "emobench-tiny-test", "random (test)")
-    emb = enc.class_embeddings([0, 1, 6])
-    assert emb.shape == (3, 32)
-    assert torch.allclose(emb.norm(dim=1), torch.ones(3), atol=1e-5)
-    assert torch.allclose(emb[0], enc.generic_embedding())  # neutral is plain "face"
+    assert len(enc.templates) == 79 and "a photo of many {}." not in enc.templates
+    # Released: the source's own class prompt; "face" for neutral, contempt and the target's own class.
+    labels = source_prompt_labels([0, 6, 1, 7], target=1, mode="released")
+    assert labels == [None, 6, None, None]
+    dirs = enc.text_directions(labels, 1, "per_template")
+    assert dirs.shape == (4, 32) and torch.allclose(dirs.norm(dim=1), torch.ones(4), atol=1e-5)
+    assert torch.equal(dirs[0], dirs[2]) and torch.equal(dirs[0], dirs[3]) and not torch.equal(dirs[0], dirs[1])
     assert set(enc._text_cache) == {"face", "happy face", "angry face"}
+    assert source_prompt_labels([0, 6], 1, "generic") == [None, None]

@@ -74,10 +74,11 @@ class LatentDiffusion(nn.Module):
         """Latents of images in [0, 1] (pre-quantisation, times ``scale_factor``)."""
         return self.first_stage.encode(images01 * 2 - 1) * self.config.diffusion.scale_factor
 
-    def decode_latents(self, z: torch.Tensor) -> torch.Tensor:
-        """Images in [0, 1] from latents (quantised first)."""
-        x = self.first_stage.decode(z / self.config.diffusion.scale_factor)
-        return ((x + 1) / 2).clamp(0, 1)
+    def decode_latents(self, z: torch.Tensor, clamp: bool = True) -> torch.Tensor:
+        """Images in [0, 1] from latents (quantised first); ``clamp=False`` keeps the decoder's overshoot
+        (CGF's losses see x̂ unclamped, as in the released code)."""
+        x = (self.first_stage.decode(z / self.config.diffusion.scale_factor) + 1) / 2
+        return x.clamp(0, 1) if clamp else x
 
     # -- EMA --------------------------------------------------------------------------------------
     # The released LitEma: a shadow copy of the U-Net only (the class embedder has none), decay
