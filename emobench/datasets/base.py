@@ -63,5 +63,13 @@ class Dataset(ABC):
         return None
 
     def describe(self) -> dict[str, Any]:
-        """JSON-able identity of the dataset for the manifest (name, options, id-list hash is added by the runner)."""
+        """JSON-able identity of the dataset for the manifest (name, options, id-list hash is added by the runner).
+
+        A ``warnings`` list of sentences (skipped rows, a stand-in face crop) goes into the manifest's
+        warnings and so into every caption.
+        """
         return {"name": self.name}
+
+    def face_stats(self) -> dict[str, int] | None:
+        """Faces ``aligned`` now / ``cached`` / ``failed`` in this process, for datasets that align; else ``None``."""
+        return None

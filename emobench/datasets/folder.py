@@ -8,7 +8,8 @@ Two layouts:
   relative to ``root``; ids are that path without its suffix.
 
 Files are read by :func:`emobench.imageio.load_image` (grayscale, RGBA and 16-bit work),
-centre-cropped to a square and resized (bilinear, antialiased). A file listed in the CSV
+centre-cropped to a square and resized (bilinear, antialiased), or aligned once and cached
+(``align = "eyeline"``, or ``"paper"`` where FAN can run; :mod:`emobench.datasets.faces`). A file listed in the CSV
 but absent, or an unreadable file, fails only its own rows (``status=error``); an empty
 folder or a bad CSV is a :class:`DatasetError`.
 
@@ -37,7 +38,6 @@ import torch.nn.functional as F
 
 from emobench.datasets.base import Dataset, DatasetError, Sample
 from emobench.editors.base import options_from_mapping
-from emobench.imageio import load_image
 from emobench.labels import parse_label
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
@@ -45,10 +45,15 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".g
 
 @dataclass(frozen=True)
 class FolderOptions:
-    """``root``: the image folder. ``labels_csv``: a CSV (path relative to ``root`` or absolute); empty = subfolders."""
+    """``root``: the image folder. ``labels_csv``: a CSV (path relative to ``root`` or absolute); empty = subfolders.
+    ``align``: none | paper | eyeline (:mod:`emobench.datasets.faces`); ``landmarks``: auto | fan (the
+    paper's source; a folder has no landmarks of its own); ``cache``: aligned faces (empty = $EMOBENCH_HOME/faces)."""
 
     root: str = ""
     labels_csv: str = ""
+    align: str = "none"
+    landmarks: str = "auto"
+    cache: str = ""
 
 
 def square_resize(image: torch.Tensor, resolution: int) -> torch.Tensor:
@@ -86,6 +91,10 @@ class FolderDataset(Dataset):
         if not self._samples:
             raise DatasetError(f"folder dataset: no images found in {self.root} "
                                f"(expected files ending in {', '.join(IMAGE_SUFFIXES)})")
+        from emobench.datasets.faces import FacePrep
+
+        self.faces = FacePrep(options.align, options.landmarks, options.cache, has_boxes=False, has_landmarks=False,
+                              where="folder dataset")
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any]) -> "FolderDataset":
@@ -147,9 +156,15 @@ class FolderDataset(Dataset):
         return list(self._samples)
 
     def load(self, sample: Sample, resolution: int) -> torch.Tensor:
+        from emobench.datasets.faces import FaceHints
+
         if sample.path is None:
             raise ValueError(f"sample {sample.id!r} has no file path")
-        return square_resize(load_image(sample.path), resolution)
+        return self.faces.load(sample.path, resolution, FaceHints())
+
+    def face_stats(self) -> dict[str, int] | None:
+        return self.faces.stats()
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "root": str(self.root), "labels_csv": self.options.labels_csv}
+        return {"name": self.name, "root": str(self.root), "labels_csv": self.options.labels_csv,
+                **self.faces.describe(), "warnings": list(self.faces.warnings)}

@@ -26,9 +26,9 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from emobench.datasets.base import Dataset, DatasetError, Sample
-from emobench.datasets.folder import IMAGE_SUFFIXES, square_resize
+from emobench.datasets.faces import FaceHints, FacePrep
+from emobench.datasets.folder import IMAGE_SUFFIXES
 from emobench.editors.base import options_from_mapping
-from emobench.imageio import load_image
 from emobench.labels import parse_label
 
 HAPPY = parse_label("happy")
@@ -37,9 +37,14 @@ NEUTRAL = parse_label("neutral")
 
 @dataclass(frozen=True)
 class LondonOptions:
-    """``root``: folder with ``neutral/`` and ``happy/``; empty = $EMOBENCH_DATA/london_256 or ../shared/data/london_256."""
+    """``root``: folder with ``neutral/`` and ``happy/``; empty = $EMOBENCH_DATA/london_256 or ../shared/data/london_256.
+    ``align``: none | paper | eyeline, for sources and their references alike (:mod:`emobench.datasets.faces`);
+    ``landmarks``: auto | fan; ``cache``: aligned faces (empty = $EMOBENCH_HOME/faces)."""
 
     root: str = ""
+    align: str = "none"
+    landmarks: str = "auto"
+    cache: str = ""
 
 
 def _default_root() -> Path:
@@ -72,6 +77,8 @@ class LondonDataset(Dataset):
                          for pid, path in sorted(neutral.items()) if pid in happy]
         if not self._samples:
             raise DatasetError(f"london dataset: no person in {self.root} has both a neutral and a happy photo")
+        self.faces = FacePrep(options.align, options.landmarks, options.cache, has_boxes=False, has_landmarks=False,
+                              where="london dataset")
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any]) -> "LondonDataset":
@@ -81,12 +88,16 @@ class LondonDataset(Dataset):
         return list(self._samples)
 
     def load(self, sample: Sample, resolution: int) -> torch.Tensor:
-        return square_resize(load_image(sample.path), resolution)
+        return self.faces.load(sample.path, resolution, FaceHints())
 
     def reference(self, sample: Sample, target: int, resolution: int) -> torch.Tensor | None:
         if target != HAPPY or sample.person not in self._happy:
             return None
-        return square_resize(load_image(self._happy[sample.person]), resolution)
+        return self.faces.load(self._happy[sample.person], resolution, FaceHints())
+
+    def face_stats(self) -> dict[str, int] | None:
+        return self.faces.stats()
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "root": str(self.root), "pairs": len(self._samples)}
+        return {"name": self.name, "root": str(self.root), "pairs": len(self._samples), **self.faces.describe(),
+                "warnings": list(self.faces.warnings)}

@@ -63,3 +63,52 @@ class FANDetector:
             conf = float(box[4]) if len(box) > 4 else float(np.mean(score))
             faces.append(Face((x0, y0, x1 - x0, y1 - y0), five_from_68(pts), conf))
         return sorted(faces, key=lambda f: -f.score)
+
+
+def fan_unavailable() -> str | None:
+    """Why FAN cannot run here (``None`` when it can): face-alignment missing, or, offline, its weights.
+
+    face-alignment downloads its SFD and 2DFAN-4 weights into torch's hub cache on first use; with
+    ``EMOBENCH_OFFLINE=1`` (the tests) they must already lie there.
+
+    Example:
+        >>> isinstance(fan_unavailable(), (str, type(None)))
+        True
+    """
+    try:
+        import face_alignment  # noqa: F401
+    except ImportError:
+        return "the face-alignment package is not installed (pip install face-alignment, or 'emobench[paper]')"
+    from emobench.weights import offline
+
+    if not offline():
+        return None
+    import glob
+    import os
+
+    import torch
+
+    folder = os.path.join(torch.hub.get_dir(), "checkpoints")
+    # face-alignment names its files <model>-<hash>.<ext> (2DFAN4_1.6-... for newer torch builds).
+    absent = [name for name, pattern in (("SFD (s3fd-*.pth)", "s3fd-*.pth"), ("2DFAN-4 (2DFAN4*.zip)", "2DFAN4*.zip"))
+              if not glob.glob(os.path.join(folder, pattern))]
+    if absent:
+        return f"FAN weights {' and '.join(absent)} are not in {folder} and EMOBENCH_OFFLINE=1 forbids downloading them"
+    return None
+
+
+class FANLandmarker:
+    """68 iBUG landmarks of the first face FAN finds (as the released preprocessing takes ``[0]``)."""
+
+    def __init__(self, model):
+        self._fa = model
+
+    @classmethod
+    def create(cls, device: str = "cpu") -> "FANLandmarker":
+        return cls(FANDetector.create(device)._fa)
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
+        found = self._fa.get_landmarks_from_image(np.ascontiguousarray(rgb))
+        if not found:
+            return None
+        return np.asarray(found[0], dtype=np.float64)[:, :2]

@@ -1,10 +1,11 @@
 """One call from a photo to an aligned face: detect, pick a face, (refine), warp.
 
-``align_face`` is what datasets use to align raw photos once (DESIGN §1): the paper's crop
-(``method="paper"``: eye line horizontal, reflect padding, square, resize) or the ArcFace
+``align_face`` aligns one photo: a loose eye-line crop
+(``method="paper"``: eye line horizontal, eyes on ``EYE_TEMPLATE_128``, reflect padding) or the ArcFace
 5-point crop (``method="arcface"``). No face, or several under ``policy="error"``, raises
 :class:`~emobench.faces.detect.NoFaceError` naming the image; ``policy="largest"`` takes
-the largest face.
+the largest face. Datasets align through :mod:`emobench.faces.aligners` (the paper's own crop is
+:mod:`emobench.faces.paper`).
 
 Example:
     >>> import torch
