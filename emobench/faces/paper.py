@@ -25,7 +25,7 @@ Example:
     >>> pts[36:42] = [100, 120]; pts[42:48] = [160, 120]
     >>> crop = released_crop(np.zeros((300, 300, 3), np.uint8), pts, size=128)
     >>> crop.image.shape, crop.eyes.round(1).tolist()
-    ((128, 128, 3), [[31.6, 37.1], [80.9, 37.1]])
+    ((128, 128, 3), [[40.4, 40.4], [88.2, 40.4]])
 """
 
 from __future__ import annotations
