@@ -99,6 +99,29 @@ def select_samples(samples: Sequence[Sample], sources: Sequence[str], per_class:
     return chosen
 
 
+def per_class_shortfall(samples: Sequence[Sample], sources: Sequence[str], per_class: int) -> list[str]:
+    """Warnings for source classes with fewer than ``per_class`` images (``select_samples`` then takes
+    what there is): one sentence per short class, for the manifest and every caption.
+
+    Example:
+        >>> per_class_shortfall([Sample("a", 0), Sample("b", 1)], ["neutral", "happy"], 2)
+        ['per_class = 2, but the dataset has only 1 neutral image(s) (took 1)', 'per_class = 2, but the dataset has only 1 happy image(s) (took 1)']
+        >>> per_class_shortfall([Sample("a", 0)], ["neutral"], 0)
+        []
+    """
+    if not per_class:
+        return []
+    counts: dict[int, int] = {}
+    for sample in samples:
+        counts[sample.label] = counts.get(sample.label, 0) + 1
+    out = []
+    for name in sources:
+        have = counts.get(EMOTIONS.index(name), 0)
+        if have < per_class:
+            out.append(f"per_class = {per_class}, but the dataset has only {have} {name} image(s) (took {have})")
+    return out
+
+
 def request_id(method_key: str, image_id: str, image_key: str, resolution: int, target: int,
                params: Mapping[str, Any], seed: int) -> str:
     """A 20-hex-digit id of one edit (stable across runs, machines and shards).

@@ -49,7 +49,8 @@ from emobench.evaluators.base import Evaluator
 from emobench.imageio import ImageReadError, pixel_sha256, save_png
 from emobench.labels import EMOTIONS
 from emobench.leakage import leakage_warnings
-from emobench.protocol import Request, Setting, build_requests, grid_points, in_shard, select_samples
+from emobench.protocol import (Request, Setting, build_requests, grid_points, in_shard, per_class_shortfall,
+                               select_samples)
 from emobench.scoring import finite, make_eval_batch, metric_infos, quantize, score_batch
 from emobench.store import RunStore, read_manifest
 
@@ -155,6 +156,10 @@ def plan(method: MethodCard, protocol: ProtocolCard, device: str = "cpu", quiet:
     dataset_info = {**dataset.describe(), "num_images": len(samples),
                     "id_list_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
                     "content_sha256": content}
+    # The dataset's warnings (a class short of per_class, skipped rows, a face crop unlike the paper's)
+    # join the manifest's warnings, which every caption prints.
+    dataset_info["warnings"] = list(dataset_info.get("warnings", [])) + per_class_shortfall(
+        dataset.samples(), protocol.sources, protocol.per_class)
     return Plan(method, protocol, editor, dataset, evaluators, settings, requests, config, config_hash(config),
                 dataset_info)
 
@@ -223,7 +228,7 @@ def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: M
         "method": {"name": p.method.name, "editor": p.method.editor, "title": p.method.title,
                    "citation": p.method.citation, "license": p.method.license},
         "evaluators": [dataclasses.asdict(info) for info in infos],
-        "warnings": leakage_warnings(p.config["method"]["identity"], infos),
+        "warnings": leakage_warnings(p.config["method"]["identity"], infos) + list(p.dataset_info.get("warnings", [])),
         "metrics": [dataclasses.asdict(m) for m in metric_infos(p.evaluators)],
         "dataset": p.dataset_info,
         "settings": [{"id": s.id, "params": dict(s.params)} for s in p.settings],
