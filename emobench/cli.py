@@ -22,6 +22,8 @@ EPILOG = """examples:
   emobench list                                   # methods, protocols, evaluators, datasets
   emobench run --method identity --protocol synthetic
   emobench run --method ldm --protocol affectnet-val --set guidance=3 --shard 0/4
+  emobench prepare affectnet-val --set dataset.root=/data/AffectNet   # align the faces once, ahead of runs
+  emobench prepare-aus openface.csv --out aus.csv # per-class mean AUs for ganimation (au_csv)
   emobench score runs/synthetic/identity/<hash>   # recompute metrics of saved edits
   emobench report runs/synthetic/*/*              # tables, plots, index.html
   emobench study make runs/london-pairs --kind realism --out study   # a user-study questionnaire
