@@ -167,4 +167,4 @@ class FolderDataset(Dataset):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "root": str(self.root), "labels_csv": self.options.labels_csv,
-                **self.faces.describe(), "warnings": list(self.faces.warnings)}
+                **self.faces.describe(), "warnings": self.faces.warnings + ([self.faces.caption()] if self.faces.aligner else [])}

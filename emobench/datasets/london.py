@@ -100,4 +100,4 @@ class LondonDataset(Dataset):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "root": str(self.root), "pairs": len(self._samples), **self.faces.describe(),
-                "warnings": list(self.faces.warnings)}
+                "warnings": self.faces.warnings + ([self.faces.caption()] if self.faces.aligner else [])}
