@@ -14,9 +14,17 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
 import numpy as np
 
 from emobench.faces.detect import Face
+from emobench.weights import MissingWeightError, get_asset, locate, missing_message, offline, torch_hub_dir
+
+FAN_ASSETS = ("fan-2dfan4", "fan-s3fd")
 
 # iBUG-68 indices: 36-41 right eye (image left), 42-47 left eye, 30 nose tip, 48/54 mouth corners.
 _RIGHT_EYE, _LEFT_EYE, _NOSE, _MOUTH_R, _MOUTH_L = slice(36, 42), slice(42, 48), 30, 48, 54
@@ -46,7 +54,13 @@ class FANDetector:
                               "pip install face-alignment (or pip install 'emobench[paper]'); "
                               "the default backend 'yunet' needs nothing extra") from exc
         kind = getattr(face_alignment.LandmarksType, "TWO_D", None) or face_alignment.LandmarksType._2D
-        return cls(face_alignment.FaceAlignment(kind, device=device, face_detector="sfd"))
+        with fan_weights():
+            try:
+                return cls(face_alignment.FaceAlignment(kind, device=device, face_detector="sfd"))
+            except OSError as exc:  # face-alignment's own download failed (no network, blocked URL)
+                raise MissingWeightError(f"face-alignment could not fetch its weights ({type(exc).__name__}: "
+                                         f"{exc}).\n" + "\n".join(missing_message(get_asset(n)) for n in FAN_ASSETS)
+                                         ) from None
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
         """Every face in an ``(H, W, 3)`` uint8 BGR image, best score first."""
@@ -63,3 +77,37 @@ class FANDetector:
             conf = float(box[4]) if len(box) > 4 else float(np.mean(score))
             faces.append(Face((x0, y0, x1 - x0, y1 - y0), five_from_68(pts), conf))
         return sorted(faces, key=lambda f: -f.score)
+
+
+@contextlib.contextmanager
+def fan_weights() -> Iterator[None]:
+    """Make face-alignment find its two files without a download where they already are.
+
+    face-alignment loads them from torch hub's checkpoint folder (downloading when absent). Found there:
+    nothing to do. Found in ``$EMOBENCH_WEIGHTS`` or the emobench cache: torch hub is pointed, for this
+    block only, at a temporary folder linking to them. Missing with ``EMOBENCH_OFFLINE=1``: one clear error
+    instead of face-alignment's download attempt.
+    """
+    found = {name: locate(name) for name in FAN_ASSETS}
+    missing = [name for name, path in found.items() if path is None]
+    hub = torch_hub_dir() / "checkpoints"
+    if missing:
+        if offline():
+            raise MissingWeightError("\n".join(missing_message(get_asset(n)) for n in missing))
+        yield  # face-alignment downloads what it lacks itself (its official URLs)
+        return
+    if all(path.parent == hub for path in found.values()):
+        yield
+        return
+    import torch.hub
+
+    previous = torch.hub.get_dir()
+    with tempfile.TemporaryDirectory(prefix="emobench-fan-") as tmp:
+        (Path(tmp) / "checkpoints").mkdir()
+        for path in found.values():
+            (Path(tmp) / "checkpoints" / path.name).symlink_to(path.resolve())
+        torch.hub.set_dir(tmp)
+        try:
+            yield
+        finally:
+            torch.hub.set_dir(previous)
