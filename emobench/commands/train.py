@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from emobench.commands.text import plain_doc
+
 EXAMPLES = """examples:
   emobench train vqgan --config configs/demo_vqgan.toml --out runs/train/demo_vqgan
   emobench train ldm   --config configs/demo_ldm.toml   --out runs/train/demo_ldm
@@ -26,11 +28,16 @@ EXPORT_EXAMPLES = """examples:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help="train the VQGAN first stage and the latent diffusion model",
-                              description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=plain_doc(__doc__), epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="stage", required=True, metavar="{vqgan,ldm,cgf,export}")
     for stage in ("vqgan", "ldm"):
-        s = sub.add_parser(stage, help=f"train the {stage}", epilog=EXAMPLES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        what = {"vqgan": "the VQGAN f=4 first stage (L1 + LPIPS + codebook losses, patch discriminator after "
+                         "disc_start)",
+                "ldm": "the class-conditional latent diffusion U-Net on frozen first-stage latents (AdamW, "
+                       "LitEma, label dropout; the released code's lr rule and weight decay)"}[stage]
+        s = sub.add_parser(stage, help=f"train the {stage}", description=f"Train {what}. Checkpoints carry "
+                           "their config; --resume continues the step count; DDP under torchrun.",
+                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
         s.add_argument("--config", required=True, help="training config TOML")
         s.add_argument("--out", required=True, help="output directory (checkpoints, sample grids, log)")
         s.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")

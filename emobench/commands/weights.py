@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from emobench.commands.text import plain_doc
+
 EXAMPLES = """examples:
   emobench weights list                 # every asset: file, sha256, size, licence, status here
   emobench weights verify               # check every present file's sha256 (exit 1 on a mismatch)
@@ -18,7 +20,7 @@ face-alignment: torch hub's checkpoints folder)."""
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("weights", help="list, fetch, verify and locate pretrained weights",
-                              description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=plain_doc(__doc__), epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("action", choices=["list", "fetch", "verify", "path"],
                    help="list: every asset and its status; fetch: download; verify: check sha256; path: where it is")
     p.add_argument("names", nargs="*", help="asset names (default: all, for list/verify)")
