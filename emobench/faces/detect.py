@@ -45,7 +45,9 @@ class YuNetDetector:
 
         # OpenCV's DNN logs "[ WARN:0@…] setPreferableTarget …" on stderr for every YuNet it builds: a message
         # about its own graph engine that users cannot act on. Errors still show.
-        cv2.setLogLevel(2)  # 2 = ERROR (cv2.utils.logging.LOG_LEVEL_ERROR)
+        from cv2.utils import logging as cv_logging
+
+        cv_logging.setLogLevel(cv_logging.LOG_LEVEL_ERROR)
         self._cv2 = cv2
         self.model_path = Path(model_path)
         self._net = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, nms_threshold, 50)
