@@ -8,7 +8,7 @@ Example:
     ['METRICS', 'Method', 'Metric']
 """
 
-__version__ = "0.1.0"
+from emobench._version import __version__
 
 _API = ("METRICS", "Method", "Metric", "load_method", "load_protocol", "metric", "read_run", "run")
 __all__ = list(_API) + ["__version__"]

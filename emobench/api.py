@@ -73,12 +73,11 @@ def load_method(name: str, device: str = "cpu", **overrides: Any) -> Method:
         >>> load_method("identity").card.name
         'identity'
     """
-    from emobench.building import build_editor, resolve_device
-    from emobench.commands.run import _editor_fields
+    from emobench.building import build_editor, editor_fields, resolve_device
 
     card = _load_method_card(name)
     if overrides:
-        init_fields, param_fields = _editor_fields(card.editor)
+        init_fields, param_fields = editor_fields(card.editor)
         card, _ = apply_overrides(card, _load_protocol_card("synthetic"), _assignments(overrides),
                                   init_fields=init_fields, param_fields=param_fields)
     editor = build_editor(card, resolve_device(device))
@@ -110,12 +109,12 @@ def run(method: str, protocol: str, *, out: str | Path = "runs", sets: Mapping[s
         >>> len(read_run(d))  # doctest: +SKIP
         2
     """
-    from emobench.commands.run import _editor_fields
+    from emobench.building import editor_fields
     from emobench.runner import RunOptions
     from emobench.runner import run as run_method
 
     mcard, pcard = _load_method_card(method), _load_protocol_card(protocol)
-    init_fields, param_fields = _editor_fields(mcard.editor)
+    init_fields, param_fields = editor_fields(mcard.editor)
     mcard, pcard = apply_overrides(mcard, pcard, _assignments(sets or {}), init_fields=init_fields,
                                    param_fields=param_fields)
     options = RunOptions(out=Path(out), shard=shard[0], num_shards=shard[1], limit=limit, batch_size=batch_size,

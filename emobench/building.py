@@ -58,6 +58,25 @@ def lookup(registry: Any, name: str, where: str) -> Any:
                         f"installed?") from exc
 
 
+def editor_fields(editor: str) -> tuple[list[str], list[str]]:
+    """Init/Params field names of a registered editor, so bare ``--set`` keys can name editor defaults.
+
+    Example:
+        >>> "guidance" in editor_fields("ldm")[1]
+        True
+    """
+    import dataclasses
+
+    try:
+        cls = EDITORS.get(editor)
+    except (ImportError, UnknownNameError):  # the runner reports it with the card's path
+        return [], []
+    fields = []
+    for options in (getattr(cls, "Init", None), getattr(cls, "Params", None)):
+        fields.append([f.name for f in dataclasses.fields(options)] if dataclasses.is_dataclass(options) else [])
+    return fields[0], fields[1]
+
+
 def build_editor(method: MethodCard, device: str) -> Editor:
     """The method card's editor, built from its ``[init]`` (errors name the card)."""
     cls = lookup(EDITORS, method.editor, f"method card {method.path or method.name}")

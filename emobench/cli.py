@@ -15,7 +15,7 @@ import importlib
 import sys
 from typing import Sequence
 
-import emobench
+from emobench._version import __version__
 from emobench.commands import COMMAND_MODULES
 
 EPILOG = """examples:
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="emobench",
         description="Benchmark image-based facial emotion editing: run methods on protocols, score, report.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"emobench {emobench.__version__}")
+    parser.add_argument("--version", action="version", version=f"emobench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

@@ -39,7 +39,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from tqdm import tqdm
 
-import emobench
+from emobench._version import __version__
 from emobench.building import build_dataset, build_editor, build_evaluators, resolve_device
 from emobench.cards import MethodCard, ProtocolCard, config_hash, diff_keys
 from emobench.datasets.base import Dataset, Sample
@@ -180,7 +180,7 @@ def _git_commit() -> str | None:
 def versions(device: str) -> dict[str, Any]:
     """Software versions for the manifest (no hostname, no environment)."""
     cuda = device.startswith("cuda") and torch.cuda.is_available()
-    return {"emobench": emobench.__version__, "python": platform.python_version(), "torch": torch.__version__,
+    return {"emobench": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "cuda": torch.version.cuda if cuda else None,
             "gpu": torch.cuda.get_device_name(torch.device(device)) if cuda else None}
 

@@ -58,6 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from emobench.building import editor_fields
     from emobench.cards import apply_overrides, load_method, load_protocol
     from emobench.errors import UserError
     from emobench.runner import RunOptions, parse_shard, run as run_method, shard_from_env
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     method = load_method(args.method)
     protocol = load_protocol(args.protocol)
-    init_fields, param_fields = _editor_fields(method.editor)
+    init_fields, param_fields = editor_fields(method.editor)
     method, protocol = apply_overrides(method, protocol, args.sets, init_fields=init_fields, param_fields=param_fields)
     options = RunOptions(out=Path(args.out), run_dir=Path(args.run_dir) if args.run_dir else None, shard=shard,
                          num_shards=num_shards, limit=args.limit, batch_size=args.batch_size, device=args.device,
@@ -85,20 +86,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"{result.run_dir}: {result.written} new records ({result.errors} errors), "
           f"{result.skipped} already recorded, {result.total} requests{shard_text}")
     return 0
-
-
-def _editor_fields(editor: str) -> tuple[list[str], list[str]]:
-    """Init/Params field names of the card's editor, so bare --set keys can name editor defaults."""
-    import dataclasses
-
-    from emobench.editors import EDITORS
-    from emobench.registry import UnknownNameError
-
-    try:
-        cls = EDITORS.get(editor)
-    except (ImportError, UnknownNameError):  # the runner reports it with the card's path
-        return [], []
-    fields = []
-    for options in (getattr(cls, "Init", None), getattr(cls, "Params", None)):
-        fields.append([f.name for f in dataclasses.fields(options)] if dataclasses.is_dataclass(options) else [])
-    return fields[0], fields[1]
