@@ -167,7 +167,7 @@ def _now() -> str:
 
 
 def _git_commit() -> str | None:
-    root = Path(emobench.__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[1]
     if not (root / ".git").exists():
         return None
     try:
