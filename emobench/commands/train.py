@@ -56,26 +56,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     e.add_argument("--weights", choices=("ema", "both"), default="ema",
                    help="ema: first stage + EMA U-Net + embedder, for editing (default); both: raw and EMA, to "
                    "continue training")
-    from emobench.cgf import cli as cgf_train
+    from emobench.commands import train_cgf
 
     c = sub.add_parser("cgf", help="CLIP-guided finetuning of the U-Net per target emotion (ldm-cgf)")
-    cgf_train.add_arguments(c)
+    train_cgf.add_arguments(c)
     p.set_defaults(func=run)
     return p
-
-
-def file_logger(out, quiet: bool = False):
-    """A ``log(line)`` that appends to ``out/train.log`` (created) and prints unless ``quiet``."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "train.log"
-
-    def log(line: str) -> None:
-        if not quiet:
-            print(line, flush=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-
-    return log
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,10 +72,11 @@ def run(args: argparse.Namespace) -> int:
     from emobench.errors import UserError
 
     if args.stage == "cgf":
-        from emobench.cgf import cli as cgf_train
+        from emobench.commands import train_cgf
 
-        return cgf_train.run(args)
-    from emobench.editors.ldm import trainer
+        return train_cgf.run(args)
+    from emobench.train import ldm as trainer
+    from emobench.train.logs import file_logger
 
     if args.stage == "export":
         print(trainer.convert_checkpoint(Path(args.checkpoint), Path(args.dest), args.config, args.weights))

@@ -15,7 +15,7 @@ EDITORS = Registry(
         "precomputed": "emobench.editors.precomputed:PrecomputedEditor",
         "groundtruth": "emobench.editors.groundtruth:GroundTruthEditor",
         "ldm": "emobench.editors.ldm.editor:LDMEditor",
-        "ldm-cgf": "emobench.cgf.editor:CGFEditor",
+        "ldm-cgf": "emobench.editors.ldm.cgf_editor:CGFEditor",
         "ganmut": "emobench.editors.ganmut:GANmutEditor",
         "stargan-v2": "emobench.editors.stargan_v2:StarGANv2Editor",
         "ganimation": "emobench.editors.ganimation:GANimationEditor",

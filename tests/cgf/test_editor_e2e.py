@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from emobench.cgf.config import CGFConfig
-from emobench.cgf.editor import CGFEditor
-from emobench.cgf.train import save_tuned
+from emobench.editors.ldm.cgf_editor import CGFEditor
+from emobench.train.cgf import save_tuned
 from emobench.cli import main
 from emobench.editors.ldm.editor import LDMEditor
 from emobench.editors.ldm.model import checkpoint_sha256, load_checkpoint
