@@ -17,7 +17,7 @@ EDITORS = Registry(
         "ldm": "emobench.editors.ldm.editor:LDMEditor",
         "ldm-cgf": "emobench.editors.ldm.cgf_editor:CGFEditor",
         "ganmut": "emobench.editors.ganmut:GANmutEditor",
-        "stargan-v2": "emobench.editors.stargan_v2:StarGANv2Editor",
+        "stargan-v2": "emobench.editors.stargan_v2.editor:StarGANv2Editor",
         "ganimation": "emobench.editors.ganimation:GANimationEditor",
     },
     entry_point_group="emobench.editors",
