@@ -55,5 +55,5 @@ def test_judge_recognises_held_out_faces():
 
 
 def test_judge_missing_weights_is_clear(tmp_path):
-    with pytest.raises(MissingWeightError, match="train_judge"):
+    with pytest.raises(MissingWeightError, match="emobench train judge"):
         EMOTION_BACKENDS.get("synthetic-judge").from_config({"weights": str(tmp_path / "nope.safetensors")})
