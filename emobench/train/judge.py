@@ -23,6 +23,7 @@ from emobench.synthetic.judge import JudgeConfig, JudgeNet, resize_for, save_jud
 from emobench.train.synthetic_world import augment, fit
 
 
+@torch.no_grad()
 def evaluate(net: JudgeNet, n_identities: int, intensity: float, size: int, split: str = "test") -> float:
     """Accuracy on prototype renders of a split at one intensity."""
     net.eval()

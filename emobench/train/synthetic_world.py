@@ -39,7 +39,6 @@ def augment(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x.clamp(0, 1)
 
 
-@torch.no_grad()
 def fit(params: Iterable[torch.nn.Parameter], loss_of: Callable[[list[int]], torch.Tensor], n_items: int,
         args: argparse.Namespace) -> None:
     """AdamW with a cosine schedule over ``args.steps`` random batches of item indices."""
