@@ -123,7 +123,7 @@ def image_key(dataset: Dataset, sample: Sample, resolution: int) -> str:
             return f"unreadable:{sample.id}"
     try:
         return "pixels:" + pixel_sha256(dataset.load(sample, resolution))
-    except (ImageReadError, OSError, ValueError):
+    except Exception:  # noqa: BLE001 - the image's own rows report it when the run tries to load it
         return f"unreadable:{sample.id}"
 
 
@@ -347,8 +347,9 @@ class _BatchRunner:
                 # Sources are 8-bit like every image file (generated datasets render floats): the
                 # identity edit then equals its source exactly, and `score` sees the same pixels.
                 image = quantize(image)
-            except (ImageReadError, OSError, ValueError) as exc:
-                records.extend(self.error_record(r, f"cannot read image {sample.id!r}: {exc}") for r in group)
+            except Exception as exc:  # noqa: BLE001 - whatever one image does to its decoder fails only its rows
+                reason = str(exc) if isinstance(exc, ImageReadError) else f"{type(exc).__name__}: {exc}"
+                records.extend(self.error_record(r, f"cannot read image {sample.id!r}: {reason}") for r in group)
                 continue
             loaded.append(image)
             good_groups.append(group)
