@@ -40,9 +40,11 @@ import torch
 from tqdm import tqdm
 
 from emobench._version import __version__
-from emobench.building import build_dataset, build_editor, build_evaluators, resolve_device
-from emobench.cards import MethodCard, ProtocolCard, config_hash, diff_keys
+from emobench.building import build_dataset, build_editor, build_evaluators, call_plugin, describe_plugin, \
+    resolve_device
+from emobench.cards import MethodCard, ProtocolCard, blame, config_hash, diff_keys
 from emobench.datasets.base import Dataset, Sample
+from emobench.editors import EDITORS
 from emobench.editors.base import EditOutput, Editor
 from emobench.errors import UserError
 from emobench.evaluators.base import Evaluator
@@ -104,13 +106,20 @@ class Plan:
 def resolve_settings(editor: Editor, method: MethodCard, protocol: ProtocolCard) -> list[Setting]:
     """Grid points with every edit param resolved (card params < grid point < editor defaults filled in)."""
     settings = []
+    what = describe_plugin(EDITORS, method.editor)
     for point in grid_points(protocol.grid):
         merged = {**dict(method.params), **dict(point.params)}
         try:
-            parsed = editor.parse_params(merged)
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"method {method.name!r} params at grid point {point.id!r}: {exc}") from exc
-        settings.append(Setting(point.id, dataclasses.asdict(parsed)))
+            parsed = call_plugin(what, lambda: dataclasses.asdict(editor.parse_params(merged)),
+                                 f"method {method.name!r} params at grid point {point.id!r}")
+        except UserError as exc:
+            key = getattr(exc.__cause__, "key", "")
+            if key in point.params:  # a grid value: the protocol's [grid] (or --set grid.KEY) gave it
+                raise UserError(f"{blame(protocol, f'grid.{key}')} (grid point {point.id}): {exc.__cause__}") from exc
+            if key in method.params:
+                raise UserError(f"{blame(method, f'params.{key}')}: {exc.__cause__}") from exc
+            raise
+        settings.append(Setting(point.id, parsed))
     return settings
 
 
