@@ -16,6 +16,9 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 import torch
@@ -118,6 +121,34 @@ def describe_plugin(registry: Any, name: str) -> str:
         return f"{registry.kind} {name!r} ({registry.target(name)})"
     except UnknownNameError:
         return f"{registry.kind} {name!r}"
+
+
+def _absolute(options: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    # Empty means "the default location" to every plugin: left alone.
+    return {k: str(Path(v).expanduser().resolve()) if k in keys and isinstance(v, str) and v else v
+            for k, v in options.items()}
+
+
+def absolute_paths(protocol: ProtocolCard) -> ProtocolCard:
+    """``protocol`` with every path option of its dataset and evaluators (their ``path_options``) made absolute.
+
+    Relative paths mean "from the current folder" when a run starts; stored absolute in the
+    manifest, ``emobench score`` finds the same files from any folder.
+
+    Example:
+        >>> from emobench.cards import apply_overrides, load_method, load_protocol
+        >>> _, p = apply_overrides(load_method("identity"), load_protocol("folder"), ["dataset.root=faces"])
+        >>> Path(absolute_paths(p).dataset_options["root"]).is_absolute()
+        True
+    """
+    dataset_cls = lookup(DATASETS, protocol.dataset, f"protocol card {protocol.path or protocol.name}")
+    evaluator_options = {}
+    for name, options in protocol.evaluator_options.items():
+        cls = lookup(EVALUATORS, name, f"protocol card {protocol.path or protocol.name}")
+        evaluator_options[name] = MappingProxyType(_absolute(options, tuple(getattr(cls, "path_options", ()))))
+    dataset_options = _absolute(protocol.dataset_options, tuple(getattr(dataset_cls, "path_options", ())))
+    return dataclasses.replace(protocol, dataset_options=MappingProxyType(dataset_options),
+                               evaluator_options=MappingProxyType(evaluator_options))
 
 
 def build_editor(method: MethodCard, device: str) -> Editor:

@@ -40,8 +40,8 @@ import torch
 from tqdm import tqdm
 
 from emobench._version import __version__
-from emobench.building import build_dataset, build_editor, build_evaluators, call_plugin, describe_plugin, \
-    resolve_device
+from emobench.building import absolute_paths, build_dataset, build_editor, build_evaluators, call_plugin, \
+    describe_plugin, resolve_device
 from emobench.cards import MethodCard, ProtocolCard, blame, config_hash, diff_keys
 from emobench.datasets.base import Dataset, Sample
 from emobench.editors import EDITORS
@@ -53,7 +53,8 @@ from emobench.labels import EMOTIONS
 from emobench.leakage import leakage_warnings
 from emobench.protocol import Request, Setting, build_requests, grid_points, in_shard, select_samples
 from emobench.scoring import finite, make_eval_batch, metric_infos, quantize, score_batch
-from emobench.store import RunStore, read_manifest
+from emobench.runlock import RunLock
+from emobench.store import RunStore, manifest_files, read_json_or_none
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ def image_key(dataset: Dataset, sample: Sample, resolution: int) -> str:
 
 
 def plan(method: MethodCard, protocol: ProtocolCard, device: str = "cpu", quiet: bool = True) -> Plan:
-    """Build everything a run needs and list its requests in order."""
+    """Build everything a run needs and list its requests in order (relative paths made absolute first)."""
+    protocol = absolute_paths(protocol)
     editor = build_editor(method, device)
     settings = resolve_settings(editor, method, protocol)
     dataset = build_dataset(protocol)
@@ -202,22 +204,30 @@ def run_dir_for(p: Plan, options: RunOptions) -> Path:
 
 
 def check_existing(run_dir: Path, p: Plan, overwrite: bool, store: RunStore) -> None:
-    """Refuse to mix records of different configs in one folder (unless ``overwrite``)."""
-    old = read_manifest(run_dir)
-    if old is None:
+    """Refuse to mix records of different configs in one folder (unless ``overwrite``).
+
+    With shards, ``overwrite`` clears only this shard's files (the other shards may be running), so
+    other shards' files of another config are refused instead of being left beside the new ones.
+    """
+    manifests = {path: read_json_or_none(path) for path in manifest_files(run_dir)}
+    other = {path: m for path, m in manifests.items() if (m or {}).get("config_hash") != p.config_hash}
+    if not other:
         if overwrite:
             store.clear()
         return
-    if old.get("config_hash") == p.config_hash:
-        if overwrite:
-            store.clear()
-        return
+    path, old = next(iter(other.items()))
+    old = old or {}
     if not overwrite:
         lines = diff_keys(old.get("config", {}), p.config)
         raise UserError(
             f"{run_dir} holds a run with config {old.get('config_hash')}, this one is {p.config_hash}; "
             f"differing keys:\n  " + "\n  ".join(lines or ["(none listed)"]) +
             "\nUse another --run-dir, or --overwrite to delete the old records and edits.")
+    foreign = [q.name for q in other if q != store.manifest_path]
+    if store.num_shards > 1 and foreign:
+        raise UserError(f"{run_dir}: --overwrite with --shard clears only this shard's files, but "
+                        f"{', '.join(foreign)} belong to another config ({old.get('config_hash')}); clear them with "
+                        f"an unsharded --overwrite first, or use another --run-dir")
     store.clear()
 
 
@@ -413,8 +423,18 @@ def run(method: MethodCard, protocol: ProtocolCard, options: RunOptions) -> RunR
 
 
 def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
-    """Edit the pending requests of a :class:`Plan` into its run directory."""
+    """Edit the pending requests of a :class:`Plan` into its run directory.
+
+    The run directory's lock for this shard (:class:`~emobench.runlock.RunLock`) is held throughout:
+    a second process on the same directory and shard stops with :class:`~emobench.runlock.RunDirBusy`
+    before reading or deleting anything.
+    """
     run_dir = run_dir_for(p, options)
+    with RunLock(run_dir, options.shard, options.num_shards).acquire(options.argv):
+        return _execute_locked(p, options, device, run_dir)
+
+
+def _execute_locked(p: Plan, options: RunOptions, device: str, run_dir: Path) -> RunResult:
     store = RunStore(run_dir, options.shard, options.num_shards)
     check_existing(run_dir, p, options.overwrite, store)
     store.open()
@@ -446,12 +466,18 @@ def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
                 bar.update(len(batch))
         # "partial": --limit left requests of this shard for a later invocation
         status = "finished" if len(mine) == shard_total else "partial"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM under the CLI (emobench.interrupts)
         status = "interrupted"
         raise
     finally:
         counts = {**counts, "written": written, "errors": errors}
-        store.write_manifest(_manifest(p, options, device, started, counts, status, _now()))
+        try:
+            store.write_manifest(_manifest(p, options, device, started, counts, status, _now()))
+        except OSError:
+            if status in ("finished", "partial"):
+                raise
+            # Already failing (e.g. the disk is full): the first error is the one to report; the
+            # manifest keeps saying "running", and the records stay consistent for the resume.
     return RunResult(run_dir, len(mine), len(mine) - len(pending), written, errors)
 
 

@@ -40,5 +40,6 @@ def run(args: argparse.Namespace) -> int:
     for run_dir in args.run_dirs:
         result = rescore(run_dir, device=device, batch_size=args.batch_size, quiet=args.quiet)
         print(f"{run_dir}: rescored {result.scored} edits in {result.files} record file(s)"
-              + (f", {result.failed} could not be loaded" if result.failed else ""))
+              + (f"; {result.failed} marked status=error (edit or source missing, unreadable or "
+                 f"changed: see their error column)" if result.failed else ""))
     return 0
