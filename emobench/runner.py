@@ -232,7 +232,7 @@ def check_existing(run_dir: Path, p: Plan, overwrite: bool, store: RunStore) -> 
 
 
 def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: Mapping[str, Any],
-              status: str, finished: str | None) -> dict[str, Any]:
+              status: str, finished: str | None, batch_sizes: Sequence[int] = ()) -> dict[str, Any]:
     infos = [ev.info() for ev in p.evaluators]
     return {
         "config_hash": p.config_hash,
@@ -248,6 +248,10 @@ def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: M
         "settings": [{"id": s.id, "params": dict(s.params)} for s in p.settings],
         "seeds": list(p.protocol.seeds),
         "shard": {"index": options.shard, "count": options.num_shards},
+        # Not in the config hash (a run may resume at another size), but it changes floating-point
+        # results slightly (docs/spine.md): every size this shard's records were made with is kept.
+        "batch_size": options.batch_size,
+        "batch_sizes": sorted({*batch_sizes, options.batch_size}),
         "requests": dict(counts),
         "device": device,
         "dtype": "float32",
@@ -437,6 +441,9 @@ def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
 def _execute_locked(p: Plan, options: RunOptions, device: str, run_dir: Path) -> RunResult:
     store = RunStore(run_dir, options.shard, options.num_shards)
     check_existing(run_dir, p, options.overwrite, store)
+    earlier = read_json_or_none(store.manifest_path) or {}  # this shard's last invocation, if any
+    batch_sizes = [int(b) for b in earlier.get("batch_sizes", []) if isinstance(b, int)] \
+        if store.records_path.is_file() else []
     store.open()
     mine = [r for r in p.requests if in_shard(r.request_id, options.shard, options.num_shards)]
     shard_total = len(mine)
@@ -447,7 +454,7 @@ def _execute_locked(p: Plan, options: RunOptions, device: str, run_dir: Path) ->
     counts = {"in_shard": shard_total, "selected": len(mine), "already_recorded": len(mine) - len(pending),
               "limit": options.limit}
     started = _now()
-    store.write_manifest(_manifest(p, options, device, started, counts, "running", None))
+    store.write_manifest(_manifest(p, options, device, started, counts, "running", None, batch_sizes))
     if not options.quiet:  # where it goes and which backends score it, before the long loop
         backends = ", ".join(f"{ev.info().name} ({ev.info().backend})" for ev in p.evaluators) or "none"
         print(f"run dir {run_dir}; {len(pending)} of {len(mine)} requests to do on {device}; evaluators: {backends}",
@@ -472,7 +479,7 @@ def _execute_locked(p: Plan, options: RunOptions, device: str, run_dir: Path) ->
     finally:
         counts = {**counts, "written": written, "errors": errors}
         try:
-            store.write_manifest(_manifest(p, options, device, started, counts, status, _now()))
+            store.write_manifest(_manifest(p, options, device, started, counts, status, _now(), batch_sizes))
         except OSError:
             if status in ("finished", "partial"):
                 raise
