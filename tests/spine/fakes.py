@@ -31,6 +31,7 @@ def register() -> None:
     EVALUATORS.register("fake-broken", "tests.spine.fakes:BrokenEvaluator")
     EDITORS.register("fake-shift", "tests.spine.fakes:ShiftEditor")
     EDITORS.register("fake-slow", "tests.spine.fakes:SlowEditor")
+    EDITORS.register("fake-buggy", "tests.spine.fakes:BuggyEditor")
 
 
 @dataclass(frozen=True)
@@ -153,3 +154,11 @@ class SlowEditor(ShiftEditor):
             time.sleep(0.02)
         time.sleep(params.delay * images.shape[0])
         return super()._edit(images, source_labels, target_labels, seeds, params)
+
+
+class BuggyEditor(ShiftEditor):
+    """A plugin with a bug of its own: building it raises an exception that is not about the card."""
+
+    @classmethod
+    def from_config(cls, init: Mapping[str, Any], device: torch.device | str = "cpu") -> "BuggyEditor":
+        return None + 1  # type: ignore[operator]
