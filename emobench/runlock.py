@@ -19,7 +19,7 @@ Example:
     ...     RunLock(folder, 0, 1).acquire()
     Traceback (most recent call last):
     ...
-    emobench.runlock.RunDirBusy: ... is in use by process ... (started ...); wait for it to finish, or use another --run-dir
+    emobench.runlock.RunDirBusy: ... is in use by process ... on ... (started ...) [unsharded run]; wait for it to finish, or use another --run-dir
 """
 
 from __future__ import annotations
