@@ -40,9 +40,11 @@ import torch
 from tqdm import tqdm
 
 from emobench._version import __version__
-from emobench.building import build_dataset, build_editor, build_evaluators, resolve_device
-from emobench.cards import MethodCard, ProtocolCard, config_hash, diff_keys
+from emobench.building import absolute_paths, build_dataset, build_editor, build_evaluators, call_plugin, \
+    describe_plugin, resolve_device
+from emobench.cards import MethodCard, ProtocolCard, blame, config_hash, diff_keys
 from emobench.datasets.base import Dataset, Sample
+from emobench.editors import EDITORS
 from emobench.editors.base import EditOutput, Editor
 from emobench.errors import UserError
 from emobench.evaluators.base import Evaluator
@@ -51,7 +53,8 @@ from emobench.labels import EMOTIONS
 from emobench.leakage import leakage_warnings
 from emobench.protocol import Request, Setting, build_requests, grid_points, in_shard, select_samples
 from emobench.scoring import finite, make_eval_batch, metric_infos, quantize, score_batch
-from emobench.store import RunStore, read_manifest
+from emobench.runlock import RunLock
+from emobench.store import RunStore, manifest_files, read_json_or_none
 
 
 @dataclass(frozen=True)
@@ -104,13 +107,20 @@ class Plan:
 def resolve_settings(editor: Editor, method: MethodCard, protocol: ProtocolCard) -> list[Setting]:
     """Grid points with every edit param resolved (card params < grid point < editor defaults filled in)."""
     settings = []
+    what = describe_plugin(EDITORS, method.editor)
     for point in grid_points(protocol.grid):
         merged = {**dict(method.params), **dict(point.params)}
         try:
-            parsed = editor.parse_params(merged)
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"method {method.name!r} params at grid point {point.id!r}: {exc}") from exc
-        settings.append(Setting(point.id, dataclasses.asdict(parsed)))
+            parsed = call_plugin(what, lambda: dataclasses.asdict(editor.parse_params(merged)),
+                                 f"method {method.name!r} params at grid point {point.id!r}")
+        except UserError as exc:
+            key = getattr(exc.__cause__, "key", "")
+            if key in point.params:  # a grid value: the protocol's [grid] (or --set grid.KEY) gave it
+                raise UserError(f"{blame(protocol, f'grid.{key}')} (grid point {point.id}): {exc.__cause__}") from exc
+            if key in method.params:
+                raise UserError(f"{blame(method, f'params.{key}')}: {exc.__cause__}") from exc
+            raise
+        settings.append(Setting(point.id, parsed))
     return settings
 
 
@@ -123,12 +133,13 @@ def image_key(dataset: Dataset, sample: Sample, resolution: int) -> str:
             return f"unreadable:{sample.id}"
     try:
         return "pixels:" + pixel_sha256(dataset.load(sample, resolution))
-    except (ImageReadError, OSError, ValueError):
+    except Exception:  # noqa: BLE001 - the image's own rows report it when the run tries to load it
         return f"unreadable:{sample.id}"
 
 
 def plan(method: MethodCard, protocol: ProtocolCard, device: str = "cpu", quiet: bool = True) -> Plan:
-    """Build everything a run needs and list its requests in order."""
+    """Build everything a run needs and list its requests in order (relative paths made absolute first)."""
+    protocol = absolute_paths(protocol)
     editor = build_editor(method, device)
     settings = resolve_settings(editor, method, protocol)
     dataset = build_dataset(protocol)
@@ -193,27 +204,35 @@ def run_dir_for(p: Plan, options: RunOptions) -> Path:
 
 
 def check_existing(run_dir: Path, p: Plan, overwrite: bool, store: RunStore) -> None:
-    """Refuse to mix records of different configs in one folder (unless ``overwrite``)."""
-    old = read_manifest(run_dir)
-    if old is None:
+    """Refuse to mix records of different configs in one folder (unless ``overwrite``).
+
+    With shards, ``overwrite`` clears only this shard's files (the other shards may be running), so
+    other shards' files of another config are refused instead of being left beside the new ones.
+    """
+    manifests = {path: read_json_or_none(path) for path in manifest_files(run_dir)}
+    other = {path: m for path, m in manifests.items() if (m or {}).get("config_hash") != p.config_hash}
+    if not other:
         if overwrite:
             store.clear()
         return
-    if old.get("config_hash") == p.config_hash:
-        if overwrite:
-            store.clear()
-        return
+    path, old = next(iter(other.items()))
+    old = old or {}
     if not overwrite:
         lines = diff_keys(old.get("config", {}), p.config)
         raise UserError(
             f"{run_dir} holds a run with config {old.get('config_hash')}, this one is {p.config_hash}; "
             f"differing keys:\n  " + "\n  ".join(lines or ["(none listed)"]) +
             "\nUse another --run-dir, or --overwrite to delete the old records and edits.")
+    foreign = [q.name for q in other if q != store.manifest_path]
+    if store.num_shards > 1 and foreign:
+        raise UserError(f"{run_dir}: --overwrite with --shard clears only this shard's files, but "
+                        f"{', '.join(foreign)} belong to another config ({old.get('config_hash')}); clear them with "
+                        f"an unsharded --overwrite first, or use another --run-dir")
     store.clear()
 
 
 def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: Mapping[str, Any],
-              status: str, finished: str | None) -> dict[str, Any]:
+              status: str, finished: str | None, batch_sizes: Sequence[int] = ()) -> dict[str, Any]:
     infos = [ev.info() for ev in p.evaluators]
     return {
         "config_hash": p.config_hash,
@@ -229,6 +248,10 @@ def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: M
         "settings": [{"id": s.id, "params": dict(s.params)} for s in p.settings],
         "seeds": list(p.protocol.seeds),
         "shard": {"index": options.shard, "count": options.num_shards},
+        # Not in the config hash (a run may resume at another size), but it changes floating-point
+        # results slightly (docs/spine.md): every size this shard's records were made with is kept.
+        "batch_size": options.batch_size,
+        "batch_sizes": sorted({*batch_sizes, options.batch_size}),
         "requests": dict(counts),
         "device": device,
         "dtype": "float32",
@@ -347,8 +370,9 @@ class _BatchRunner:
                 # Sources are 8-bit like every image file (generated datasets render floats): the
                 # identity edit then equals its source exactly, and `score` sees the same pixels.
                 image = quantize(image)
-            except (ImageReadError, OSError, ValueError) as exc:
-                records.extend(self.error_record(r, f"cannot read image {sample.id!r}: {exc}") for r in group)
+            except Exception as exc:  # noqa: BLE001 - whatever one image does to its decoder fails only its rows
+                reason = str(exc) if isinstance(exc, ImageReadError) else f"{type(exc).__name__}: {exc}"
+                records.extend(self.error_record(r, f"cannot read image {sample.id!r}: {reason}") for r in group)
                 continue
             loaded.append(image)
             good_groups.append(group)
@@ -403,10 +427,23 @@ def run(method: MethodCard, protocol: ProtocolCard, options: RunOptions) -> RunR
 
 
 def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
-    """Edit the pending requests of a :class:`Plan` into its run directory."""
+    """Edit the pending requests of a :class:`Plan` into its run directory.
+
+    The run directory's lock for this shard (:class:`~emobench.runlock.RunLock`) is held throughout:
+    a second process on the same directory and shard stops with :class:`~emobench.runlock.RunDirBusy`
+    before reading or deleting anything.
+    """
     run_dir = run_dir_for(p, options)
+    with RunLock(run_dir, options.shard, options.num_shards).acquire(options.argv):
+        return _execute_locked(p, options, device, run_dir)
+
+
+def _execute_locked(p: Plan, options: RunOptions, device: str, run_dir: Path) -> RunResult:
     store = RunStore(run_dir, options.shard, options.num_shards)
     check_existing(run_dir, p, options.overwrite, store)
+    earlier = read_json_or_none(store.manifest_path) or {}  # this shard's last invocation, if any
+    batch_sizes = [int(b) for b in earlier.get("batch_sizes", []) if isinstance(b, int)] \
+        if store.records_path.is_file() else []
     store.open()
     mine = [r for r in p.requests if in_shard(r.request_id, options.shard, options.num_shards)]
     shard_total = len(mine)
@@ -417,7 +454,7 @@ def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
     counts = {"in_shard": shard_total, "selected": len(mine), "already_recorded": len(mine) - len(pending),
               "limit": options.limit}
     started = _now()
-    store.write_manifest(_manifest(p, options, device, started, counts, "running", None))
+    store.write_manifest(_manifest(p, options, device, started, counts, "running", None, batch_sizes))
     if not options.quiet:  # where it goes and which backends score it, before the long loop
         backends = ", ".join(f"{ev.info().name} ({ev.info().backend})" for ev in p.evaluators) or "none"
         print(f"run dir {run_dir}; {len(pending)} of {len(mine)} requests to do on {device}; evaluators: {backends}",
@@ -436,12 +473,18 @@ def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
                 bar.update(len(batch))
         # "partial": --limit left requests of this shard for a later invocation
         status = "finished" if len(mine) == shard_total else "partial"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM under the CLI (emobench.interrupts)
         status = "interrupted"
         raise
     finally:
         counts = {**counts, "written": written, "errors": errors}
-        store.write_manifest(_manifest(p, options, device, started, counts, status, _now()))
+        try:
+            store.write_manifest(_manifest(p, options, device, started, counts, status, _now(), batch_sizes))
+        except OSError:
+            if status in ("finished", "partial"):
+                raise
+            # Already failing (e.g. the disk is full): the first error is the one to report; the
+            # manifest keeps saying "running", and the records stay consistent for the resume.
     return RunResult(run_dir, len(mine), len(mine) - len(pending), written, errors)
 
 

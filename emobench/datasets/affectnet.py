@@ -175,6 +175,7 @@ class AffectNetDataset(Dataset):
     """AffectNet images of the eight classes with their labels (and face boxes in the CSV layout)."""
 
     name = "affectnet"
+    path_options = ("root",)
 
     def __init__(self, options: AffectNetOptions):
         self.options = options

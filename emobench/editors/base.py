@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import torch
 
 from emobench.labels import NUM_CLASSES
+from emobench.options import build_options
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,11 @@ class EditOutput:
 
 
 def options_from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:
-    """Build the frozen options dataclass ``cls`` from ``values``, strictly.
+    """Build the frozen options dataclass ``cls`` from ``values``, strictly (:func:`emobench.options.build_options`).
 
-    Unknown keys raise ``TypeError`` that lists the accepted names with their defaults.
+    Unknown keys raise :class:`~emobench.options.OptionError` (a ``TypeError``) that lists the
+    accepted names with their defaults; values must fit the field types; the class's
+    ``__post_init__`` checks ranges.
 
     Example:
         >>> @dataclass(frozen=True)
@@ -60,20 +62,7 @@ def options_from_mapping(cls: type, values: Mapping[str, Any], where: str) -> An
         >>> options_from_mapping(P, {"guidance": 5}, "params of ldm")
         P(guidance=5)
     """
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        accepted = ", ".join(f"{name}={_default_repr(f)}" for name, f in fields.items()) or "(none)"
-        raise TypeError(f"{where}: unknown option(s) {', '.join(unknown)}; accepted: {accepted}")
-    return cls(**dict(values))
-
-
-def _default_repr(f: dataclasses.Field) -> str:
-    if f.default is not dataclasses.MISSING:
-        return repr(f.default)
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return repr(f.default_factory())  # type: ignore[misc]
-    return "<required>"
+    return build_options(cls, values, where)
 
 
 def check_images(images: torch.Tensor, *, resolution: int | None = None) -> None:

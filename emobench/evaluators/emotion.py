@@ -55,7 +55,7 @@ def _backend_options(backend: str, options: EmotionOptions) -> dict[str, Any]:
     if backend == "synthetic-judge":
         return {"weights": options.weights} if options.weights else {}
     if options.model or options.weights:
-        raise TypeError(f"emotion backend {backend!r} takes no model/weights option")
+        raise ValueError(f"emotion backend {backend!r} takes no model/weights option")
     return {}
 
 
@@ -63,6 +63,7 @@ class EmotionEvaluator(Evaluator):
     """Emotion probabilities of each edit and whether the target emotion was reached."""
 
     name = "emotion"
+    path_options = ("weights",)
 
     def __init__(self, classifier, backend: str, fallback: str = ""):
         self.classifier = classifier

@@ -104,6 +104,7 @@ class IdentityEvaluator(Evaluator):
     """Identity similarity between each source and its edit."""
 
     name = "identity"
+    path_options = ("model",)
 
     def __init__(self, options: IdentityOptions, device: torch.device | str = "cpu"):
         if options.backend not in BACKENDS:

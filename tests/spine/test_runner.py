@@ -63,6 +63,9 @@ def test_resume_skips_and_limit_then_full_equals_clean(cards_dir, tmp_path):
     assert part.written == 3 and read_manifest(part.run_dir)["status"] == "partial"
     rest = _run(cards_dir, tmp_path / "b", batch_size=3)
     assert rest.written == 7 and rest.skipped == 3
+    manifest = read_manifest(rest.run_dir)  # the sizes the records were made with (they may differ slightly)
+    assert manifest["batch_size"] == 3 and manifest["batch_sizes"] == [2, 3]
+    assert read_manifest(clean.run_dir)["batch_sizes"] == [16]
     a, b = read_run(clean.run_dir), read_run(rest.run_dir)
     assert len(b) == len({r["request_id"] for r in b}) == 10
     ignore = {"runtime_s"}

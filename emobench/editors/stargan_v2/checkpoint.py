@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from emobench.editors.gan_common import GANCheckpointError, strict_load
+from emobench.editors.gan_common import GANCheckpointError, read_state, strict_load
 from emobench.editors.stargan_v2.networks import HPF_KERNEL, Generator, MappingNetwork, StyleEncoder, _log2
 from emobench.editors.stargan_v2.wing import FAN
 
@@ -102,15 +102,9 @@ def _resolve_w_hpf(saved: torch.Tensor | None, high_pass: bool, option: float | 
 
 
 def _torch_load(path: Path, what: str) -> Any:
-    """``torch.load(weights_only=True)``: a pickle that holds anything but tensors and plain containers is refused."""
-    import pickle
-
-    try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise GANCheckpointError(
-            f"{path}: the {what} holds objects other than tensors, so it is not unpickled (weights_only=True). "
-            f"If you trust the file, re-save its tensors only and point emobench at the copy ({exc})") from exc
+    """``torch.load(weights_only=True)``: a pickle that holds anything but tensors and plain containers is refused,
+    a truncated file is one clean error (:func:`emobench.editors.gan_common.read_state`)."""
+    return read_state(path, what)
 
 
 @dataclass
