@@ -45,7 +45,7 @@ from emobench.building import absolute_paths, build_dataset, build_editor, build
 from emobench.cards import MethodCard, ProtocolCard, blame, config_hash, diff_keys
 from emobench.datasets.base import Dataset, Sample
 from emobench.editors import EDITORS
-from emobench.editors.base import EditOutput, Editor
+from emobench.editors.base import EditBatch, EditOutput, Editor
 from emobench.errors import UserError
 from emobench.evaluators.base import Evaluator
 from emobench.imageio import ImageReadError, pixel_sha256, save_png
@@ -293,6 +293,41 @@ def _base_record(req: Request, p: Plan, shard: str) -> dict[str, Any]:
     return record
 
 
+def conditioning_columns(out: EditOutput, rows: int) -> list[dict[str, Any]]:
+    """``cond.*`` columns per row from what the editor says it used (``EditOutput.used``) and the per-row means
+    of its extra maps (GANimation's attention): one number or string per column, lists and dicts spread
+    over ``cond.<key>.<index|name>`` so the records stay tidy.
+
+    Example:
+        >>> import torch
+        >>> out = EditOutput(torch.zeros(1, 3, 2, 2), {"attention": torch.ones(1, 1, 2, 2)}, [{"code": [0.5, -1.0]}])
+        >>> conditioning_columns(out, 1)
+        [{'cond.code.0': 0.5, 'cond.code.1': -1.0, 'cond.attention_mean': 1.0}]
+    """
+    def spread(prefix: str, value: Any, into: dict[str, Any]) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                spread(f"{prefix}.{k}", v, into)
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                spread(f"{prefix}.{i}", v, into)
+        elif isinstance(value, (bool, int, float, str)) or value is None:
+            into[prefix] = value
+        else:
+            into[prefix] = str(value)
+
+    columns: list[dict[str, Any]] = [{} for _ in range(rows)]
+    for i, used in enumerate(out.used[:rows]):
+        for key, value in used.items():
+            spread(f"cond.{key}", value, columns[i])
+    for name, tensor in out.extras.items():
+        if isinstance(tensor, torch.Tensor) and tensor.ndim >= 1 and tensor.shape[0] == rows:
+            means = tensor.detach().float().reshape(rows, -1).mean(1).tolist()
+            for i in range(rows):
+                columns[i][f"cond.{name}_mean"] = round(float(means[i]), 6)
+    return columns
+
+
 class _BatchRunner:
     """Edits, saves, scores and records one batch at a time."""
 
@@ -314,22 +349,19 @@ class _BatchRunner:
 
     def _edit(self, reqs: list[list[Request]], images: torch.Tensor) -> tuple[EditOutput, list[str | None]]:
         flat = [r for group in reqs for r in group]
-        sources = [g[0].edit_source for g in reqs]
-        targets = [[r.target for r in g] for g in reqs]
-        seeds = [r.seed for r in flat]
-        params = dict(flat[0].setting.params)
-        from_refs = getattr(self.p.editor, "edit_from_references", None)
-        if callable(from_refs):  # the groundtruth method: the dataset's real target image is the "edit"
-            refs = [self.p.dataset.reference(g[0].sample, r.target, self.resolution) for g in reqs for r in g]
-            return from_refs(images, [None if ref is None else quantize(ref) for ref in refs])
-        edit_by_id = getattr(self.p.editor, "edit_by_id", None)
-        if callable(edit_by_id):  # editors that read finished edits by image id (precomputed)
-            return edit_by_id([g[0].sample.id for g in reqs], images, sources, targets, seeds=seeds, **params)
-        out = self.p.editor.edit_many(images, sources, targets, seeds=seeds, **params)
+
+        def reference(i: int, target: int) -> torch.Tensor | None:  # the dataset's real target (groundtruth)
+            ref = self.p.dataset.reference(reqs[i][0].sample, target, self.resolution)
+            return None if ref is None else quantize(ref)
+
+        batch = EditBatch(images=images, image_ids=[g[0].sample.id for g in reqs],
+                          source_labels=[g[0].edit_source for g in reqs], targets=[[r.target for r in g] for g in reqs],
+                          seeds=[r.seed for r in flat], params=dict(flat[0].setting.params), references=reference)
+        out, errors = self.p.editor.edit_batch(batch)
         if tuple(out.images.shape) != (len(flat), *images.shape[1:]):
             raise RuntimeError(f"editor returned shape {tuple(out.images.shape)}, expected "
                                f"{(len(flat), *images.shape[1:])}")
-        return out, [None] * len(flat)
+        return out, errors
 
     def _edit_isolating(self, groups: list[list[Request]], images: torch.Tensor
                         ) -> list[tuple[Request, torch.Tensor | None, str | None, float]]:
@@ -342,14 +374,15 @@ class _BatchRunner:
         except Exception as exc:  # noqa: BLE001 - per-row errors are the contract
             if len(groups) == 1:
                 message = f"editor failed: {type(exc).__name__}: {exc}"
-                return [(r, None, message, 0.0) for r in groups[0]]
+                return [(r, None, message, 0.0, {}) for r in groups[0]]
             rows = []
             for i, group in enumerate(groups):
                 rows.extend(self._edit_isolating([group], images[i:i + 1]))
             return rows
         flat = [r for g in groups for r in g]
         per_row = (time.perf_counter() - start) / max(len(flat), 1)
-        return [(r, out.images[i], errors[i], per_row) for i, r in enumerate(flat)]
+        conditioning = conditioning_columns(out, len(flat))
+        return [(r, out.images[i], errors[i], per_row, conditioning[i]) for i, r in enumerate(flat)]
 
     def process(self, batch: list[Request]) -> list[dict[str, Any]]:
         groups: list[list[Request]] = []
@@ -382,11 +415,12 @@ class _BatchRunner:
         rows = self._edit_isolating(good_groups, images)
         source_of = {g[0].sample.id: images[i] for i, g in enumerate(good_groups)}
         ok = []
-        for req, edit, error, runtime in rows:
+        for req, edit, error, runtime, cond in rows:
             if edit is None or error is not None:
                 records.append(self.error_record(req, error or "editor returned no image"))
                 continue
             record = _base_record(req, self.p, self.shard)
+            record.update(cond)
             record["output"] = self.store.output_relpath(req.request_id)
             record["output_sha256"] = save_png(edit, self.store.run_dir / record["output"])
             record["runtime_s"] = runtime

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import torch
 
@@ -46,6 +46,25 @@ class EditOutput:
     images: torch.Tensor
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
     used: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EditBatch:
+    """What the runner hands an editor: images with their ids, each image's targets, one seed per output
+    row (image-major), the edit-time params, and a loader of the dataset's real target image
+    ``references(image_index, target)`` (None when the dataset has none; only ``groundtruth`` uses it)."""
+
+    images: torch.Tensor
+    image_ids: Sequence[str]
+    source_labels: Sequence[int]
+    targets: Sequence[Sequence[int]]
+    seeds: Sequence[int]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    references: Callable[[int, int], torch.Tensor | None] | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(len(t) for t in self.targets)
 
 
 def options_from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:
@@ -213,3 +232,10 @@ class Editor(ABC):
         if not flat_targets:
             raise ValueError("targets: expected at least one target label, got none")
         return self.edit(images[index], src[index], flat_targets, seeds=seeds, **params)
+
+    def edit_batch(self, batch: EditBatch) -> tuple[EditOutput, list[str | None]]:
+        """The one entry the runner calls: every (image, target) row of ``batch``, image-major, and one error
+        per row (None = ok). The default is :meth:`edit_many`; editors that read stored edits by image id
+        (``precomputed``) or the dataset's real targets (``groundtruth``) override it."""
+        out = self.edit_many(batch.images, batch.source_labels, batch.targets, seeds=batch.seeds, **dict(batch.params))
+        return out, [None] * batch.rows

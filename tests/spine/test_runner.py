@@ -232,3 +232,10 @@ def test_identity_edit_scores_as_its_source_exactly(cards_dir, tmp_path):
     result = run(load_method("identity"), protocol, RunOptions(out=tmp_path, quiet=True))
     records = read_run(result.run_dir)
     assert len(records) == 10 and all(r["metric.mae"] == 0.0 for r in records)
+
+
+def test_what_the_editor_used_reaches_the_records_as_cond_columns(cards_dir, tmp_path):
+    protocol = load_protocol(str(write_protocol(cards_dir)))
+    result = run(load_method("identity"), protocol, RunOptions(out=tmp_path, quiet=True))
+    records = read_run(result.run_dir)
+    assert all(r["cond.target"] == r["target_index"] for r in records)  # identity reports the target it was given
