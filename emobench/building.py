@@ -1,8 +1,10 @@
 """Building the registered things a card names: editor, dataset, evaluators, device.
 
-Every failure here is the user's to fix (a misspelt name, an option the class does not take,
-a plugin that is not installed), so each becomes a :class:`~emobench.errors.UserError`
-naming the card.
+A plugin reports a bad option by raising :class:`~emobench.options.OptionError` (what
+``options_from_mapping`` raises), :class:`~emobench.errors.UserError`, ``ValueError`` or, for a
+file it cannot find or read, ``OSError``: each becomes a :class:`UserError` that blames the
+place the value came from (the ``--set`` that gave it, else the card file). Any other exception
+is a bug in the plugin and becomes a :class:`~emobench.errors.PluginError` naming it.
 
 Example:
     >>> from emobench.cards import load_method
@@ -14,18 +16,22 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 import torch
 
-from emobench.cards import MethodCard, ProtocolCard
+from emobench.cards import MethodCard, ProtocolCard, blame
 from emobench.datasets import DATASETS
-from emobench.datasets.base import Dataset, DatasetError
+from emobench.datasets.base import Dataset
 from emobench.editors import EDITORS
 from emobench.editors.base import Editor
-from emobench.errors import UserError
+from emobench.errors import PluginError, UserError
 from emobench.evaluators import EVALUATORS
 from emobench.evaluators.base import Evaluator
+from emobench.options import OptionError
 from emobench.registry import UnknownNameError
 
 
@@ -58,24 +64,107 @@ def lookup(registry: Any, name: str, where: str) -> Any:
                         f"installed?") from exc
 
 
-def build_editor(method: MethodCard, device: str) -> Editor:
-    """The method card's editor, built from its ``[init]`` (errors name the card)."""
-    cls = lookup(EDITORS, method.editor, f"method card {method.path or method.name}")
+def editor_fields(editor: str) -> tuple[list[str], list[str]]:
+    """Init/Params field names of a registered editor, so bare ``--set`` keys can name editor defaults.
+
+    Example:
+        >>> "guidance" in editor_fields("ldm")[1]
+        True
+    """
+    import dataclasses
+
     try:
-        return cls.from_config(dict(method.init), device)
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"method {method.name!r} [init] ({method.path}): {exc}") from exc
+        cls = EDITORS.get(editor)
+    except (ImportError, UnknownNameError):  # the runner reports it with the card's path
+        return [], []
+    fields = []
+    for options in (getattr(cls, "Init", None), getattr(cls, "Params", None)):
+        fields.append([f.name for f in dataclasses.fields(options)] if dataclasses.is_dataclass(options) else [])
+    return fields[0], fields[1]
+
+
+def call_plugin(what: str, fn: Callable[[], Any], where: str, card: MethodCard | ProtocolCard | None = None,
+                section: str = "", table: Mapping[str, Any] | None = None) -> Any:
+    """``fn()``, with its failures sorted into the user's (:class:`UserError`) and the plugin's (:class:`PluginError`).
+
+    ``what`` names the plugin (``"editor 'ldm' (emobench.editors.ldm.editor:LDMEditor)"``); ``where``
+    the card table being used. An :class:`OptionError` about a key of ``table`` blames where that
+    key's value came from (:func:`emobench.cards.blame` of ``section.key``).
+
+    Example:
+        >>> call_plugin("editor 'x'", lambda: int("3"), "card x [init]")
+        3
+        >>> call_plugin("editor 'x'", lambda: [][1], "card x [init]")
+        Traceback (most recent call last):
+        ...
+        emobench.errors.PluginError: editor 'x' failed with IndexError: list index out of range (while building from card x [init]); this is a bug in that plugin, not in your card: report it to its authors (--debug shows the traceback)
+    """
+    try:
+        return fn()
+    except OptionError as exc:
+        if card is not None and table is not None and exc.key in table:
+            raise UserError(f"{blame(card, f'{section}.{exc.key}')}: {exc}") from exc
+        raise UserError(f"{where}: {exc}") from exc
+    except (UserError, UnknownNameError, ValueError, OSError) as exc:  # the plugin's report of a bad value or file
+        raise UserError(f"{where}: {exc}") from exc
+    except (MemoryError, torch.cuda.OutOfMemoryError):
+        raise  # not a bug: the CLI says to lower --batch-size or change --device
+    except Exception as exc:  # noqa: BLE001 - anything else is the plugin's own failure
+        raise PluginError(f"{what} failed with {type(exc).__name__}: {exc} (while building from {where}); this is a "
+                          f"bug in that plugin, not in your card: report it to its authors (--debug shows the "
+                          f"traceback)") from exc
+
+
+def describe_plugin(registry: Any, name: str) -> str:
+    """``"editor 'ldm' (module:attr)"``: how a plugin is named in a bug report."""
+    try:
+        return f"{registry.kind} {name!r} ({registry.target(name)})"
+    except UnknownNameError:
+        return f"{registry.kind} {name!r}"
+
+
+def _absolute(options: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    # Empty means "the default location" to every plugin: left alone.
+    return {k: str(Path(v).expanduser().resolve()) if k in keys and isinstance(v, str) and v else v
+            for k, v in options.items()}
+
+
+def absolute_paths(protocol: ProtocolCard) -> ProtocolCard:
+    """``protocol`` with every path option of its dataset and evaluators (their ``path_options``) made absolute.
+
+    Relative paths mean "from the current folder" when a run starts; stored absolute in the
+    manifest, ``emobench score`` finds the same files from any folder.
+
+    Example:
+        >>> from emobench.cards import apply_overrides, load_method, load_protocol
+        >>> _, p = apply_overrides(load_method("identity"), load_protocol("folder"), ["dataset.root=faces"])
+        >>> Path(absolute_paths(p).dataset_options["root"]).is_absolute()
+        True
+    """
+    dataset_cls = lookup(DATASETS, protocol.dataset, f"protocol card {protocol.path or protocol.name}")
+    evaluator_options = {}
+    for name, options in protocol.evaluator_options.items():
+        cls = lookup(EVALUATORS, name, f"protocol card {protocol.path or protocol.name}")
+        evaluator_options[name] = MappingProxyType(_absolute(options, tuple(getattr(cls, "path_options", ()))))
+    dataset_options = _absolute(protocol.dataset_options, tuple(getattr(dataset_cls, "path_options", ())))
+    return dataclasses.replace(protocol, dataset_options=MappingProxyType(dataset_options),
+                               evaluator_options=MappingProxyType(evaluator_options))
+
+
+def build_editor(method: MethodCard, device: str) -> Editor:
+    """The method card's editor, built from its ``[init]`` (errors name the card or the ``--set``)."""
+    cls = lookup(EDITORS, method.editor, f"method card {method.path or method.name}")
+    return call_plugin(describe_plugin(EDITORS, method.editor), lambda: cls.from_config(dict(method.init), device),
+                       f"method {method.name!r} [init] ({method.path})", method, "init", method.init)
 
 
 def build_dataset(protocol: ProtocolCard) -> Dataset:
     """The protocol's dataset, built from its ``[dataset]`` table."""
     cls = lookup(DATASETS, protocol.dataset, f"protocol card {protocol.path or protocol.name}")
-    try:
-        return cls.from_config(dict(protocol.dataset_options))
-    except DatasetError as exc:
-        raise UserError(f"protocol {protocol.name!r} dataset {protocol.dataset!r}: {exc}") from exc
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"protocol {protocol.name!r} [dataset] ({protocol.path}): {exc}") from exc
+    return call_plugin(describe_plugin(DATASETS, protocol.dataset),
+                       lambda: cls.from_config(dict(protocol.dataset_options)),
+                       f"protocol {protocol.name!r} dataset {protocol.dataset!r} ({protocol.path})", protocol,
+                       "dataset", protocol.dataset_options)
 
 
 def build_evaluators(protocol: ProtocolCard, device: str) -> list[Evaluator]:
@@ -83,10 +172,9 @@ def build_evaluators(protocol: ProtocolCard, device: str) -> list[Evaluator]:
     evaluators = []
     for name in protocol.evaluators:
         cls = lookup(EVALUATORS, name, f"protocol card {protocol.path or protocol.name}")
-        try:
-            evaluators.append(cls.from_config(dict(protocol.evaluator_options.get(name, {})), device))
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"protocol {protocol.name!r} [evaluators.{name}] ({protocol.path}): {exc}") from exc
+        options = protocol.evaluator_options.get(name, {})
+        evaluators.append(call_plugin(describe_plugin(EVALUATORS, name),
+                                      lambda: cls.from_config(dict(options), device),
+                                      f"protocol {protocol.name!r} [evaluators.{name}] ({protocol.path})", protocol,
+                                      f"evaluators.{name}", options))
     return evaluators
-
-

@@ -27,6 +27,7 @@ import difflib
 import hashlib
 import importlib
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,8 @@ class MethodCard:
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     path: str = ""
     sha256: str = ""
+    #: ``"init.x"``/``"params.x"`` → the ``--set`` that gave the value (absent: the card file did); not hashed
+    origins: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def config(self) -> dict[str, Any]:
         """The parts of the card that change results (no title/description), JSON-able."""
@@ -94,6 +97,8 @@ class ProtocolCard:
     grid: Mapping[str, tuple[Any, ...]] = field(default_factory=lambda: MappingProxyType({}))
     path: str = ""
     sha256: str = ""
+    #: ``"protocol.x"``, ``"dataset.x"``, ``"evaluators.<name>.x"``, ``"grid.x"`` → the ``--set`` that gave it
+    origins: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def config(self) -> dict[str, Any]:
         """The parts of the card that change results, JSON-able (key order fixed)."""
@@ -199,6 +204,24 @@ def _typed(value: Any, kind: type | tuple[type, ...], where: str, expected: str)
     return value
 
 
+def _finite(value: Any, where: str) -> Any:
+    """``value`` unless it holds a NaN or infinity (TOML allows them; a run's config is JSON, which does not)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CardError(f"{where}: expected a finite number, got {value!r}")
+    if isinstance(value, list):
+        for item in value:
+            _finite(item, where)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _finite(item, f"{where}.{key}")
+    return value
+
+
+def _finite_table(table: Mapping[str, Any], where: str, origins: Mapping[str, str], section: str) -> None:
+    for key, value in table.items():
+        _finite(value, origins.get(f"{section}.{key}", f"{where} [{section}] {key}"))
+
+
 def _label_names(values: Any, where: str, *, allow_contempt: bool) -> tuple[str, ...]:
     # `--set targets=happy` or `--set targets=happy,sad` is a list of one or more names.
     if isinstance(values, str) and values.strip():
@@ -239,6 +262,8 @@ def parse_method(data: Mapping[str, Any], path: Path, sha256: str = "") -> Metho
     if "editor" not in head:
         raise CardError(f"{where} [method]: missing key 'editor' (a registered editor name; see `emobench list`)")
     text = {k: _typed(head.get(k, ""), str, f"{where} [method] {k}", "a string") for k in _METHOD_KEYS}
+    for section in ("init", "params"):
+        _finite_table(_table(data, section, where), where, {}, section)
     return MethodCard(
         name=name, editor=text["editor"], title=text["title"], citation=text["citation"], license=text["license"],
         description=text["description"], init=_frozen(_table(data, "init", where)),
@@ -246,32 +271,47 @@ def parse_method(data: Mapping[str, Any], path: Path, sha256: str = "") -> Metho
     )
 
 
-def parse_protocol(data: Mapping[str, Any], path: Path, sha256: str = "") -> ProtocolCard:
-    """Build a :class:`ProtocolCard` from parsed TOML (``path`` names it in errors)."""
+#: The largest protocol resolution: an edit is resolution² pixels per image and batch row.
+MAX_RESOLUTION = 4096
+
+
+def parse_protocol(data: Mapping[str, Any], path: Path, sha256: str = "",
+                   origins: Mapping[str, str] | None = None) -> ProtocolCard:
+    """Build a :class:`ProtocolCard` from parsed TOML (``path`` names it in errors).
+
+    ``origins`` maps dotted keys set on the command line to their ``--set`` text; errors about
+    those values name the ``--set`` instead of the file.
+    """
     where = str(path)
+    origins = dict(origins or {})
     _check_keys(data, ("protocol", "dataset", "evaluators", "grid"), where)
     head = _table(data, "protocol", where)
     _check_keys(head, _PROTOCOL_KEYS, f"{where} [protocol]")
     w = f"{where} [protocol]"
+
+    def at(key: str) -> str:  # the --set that gave the value, else the file's [protocol] key
+        return origins.get(f"protocol.{key}", f"{w} {key}")
+
     name = _typed(head.get("name", path.stem), str, f"{w} name", "a string")
     if name != path.stem:
         raise CardError(f"{w} name: expected the file stem {path.stem!r}, got {name!r}")
     if "dataset" not in head:
         raise CardError(f"{w}: missing key 'dataset' (a registered dataset name; see `emobench list datasets`)")
-    resolution = _typed(head.get("resolution", 128), int, f"{w} resolution", "a positive integer")
-    if resolution < 8:
-        raise CardError(f"{w} resolution: expected an integer >= 8, got {resolution}")
-    per_class = _typed(head.get("per_class", 0), int, f"{w} per_class", "an integer >= 0 (0 = all)")
+    resolution = _typed(head.get("resolution", 128), int, at("resolution"), "a positive integer")
+    if not 8 <= resolution <= MAX_RESOLUTION:
+        raise CardError(f"{at('resolution')}: expected an integer in 8..{MAX_RESOLUTION}, got {resolution}")
+    per_class = _typed(head.get("per_class", 0), int, at("per_class"), "an integer >= 0 (0 = all)")
     if per_class < 0:
-        raise CardError(f"{w} per_class: expected an integer >= 0 (0 = all), got {per_class}")
+        raise CardError(f"{at('per_class')}: expected an integer >= 0 (0 = all), got {per_class}")
     seeds = head.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
-        raise CardError(f"{w} seeds: expected a non-empty list of integers, got {seeds!r}")
+    if not isinstance(seeds, list) or not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0
+                                                       for s in seeds):
+        raise CardError(f"{at('seeds')}: expected a non-empty list of integers >= 0, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
-        raise CardError(f"{w} seeds: expected distinct seeds, got {seeds!r}")
+        raise CardError(f"{at('seeds')}: expected distinct seeds, got {seeds!r}")
     evaluators = head.get("evaluators", [])
     if not isinstance(evaluators, list) or any(not isinstance(e, str) for e in evaluators):
-        raise CardError(f"{w} evaluators: expected a list of evaluator names, got {evaluators!r}")
+        raise CardError(f"{at('evaluators')}: expected a list of evaluator names, got {evaluators!r}")
     ev_tables = _table(data, "evaluators", where)
     for key, value in ev_tables.items():
         if key not in evaluators:
@@ -282,14 +322,19 @@ def parse_protocol(data: Mapping[str, Any], path: Path, sha256: str = "") -> Pro
     grid = _table(data, "grid", where)
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
-            raise CardError(f"{where} [grid] {key}: expected a non-empty list of values, got {values!r}")
+            raise CardError(f"{origins.get(f'grid.{key}', f'{where} [grid] {key}')}: expected a non-empty list "
+                            f"of values, got {values!r}")
+    _finite_table(grid, where, origins, "grid")
+    _finite_table(_table(data, "dataset", where), where, origins, "dataset")
+    for key, value in ev_tables.items():
+        _finite_table(value, where, origins, f"evaluators.{key}")
     return ProtocolCard(
         name=name,
-        dataset=_typed(head["dataset"], str, f"{w} dataset", "a dataset name"),
-        description=_typed(head.get("description", ""), str, f"{w} description", "a string"),
+        dataset=_typed(head["dataset"], str, at("dataset"), "a dataset name"),
+        description=_typed(head.get("description", ""), str, at("description"), "a string"),
         resolution=resolution,
-        sources=_label_names(head.get("sources", list(EMOTIONS)), f"{w} sources", allow_contempt=True),
-        targets=_label_names(head.get("targets", list(TARGET_EMOTIONS)), f"{w} targets", allow_contempt=False),
+        sources=_label_names(head.get("sources", list(EMOTIONS)), at("sources"), allow_contempt=True),
+        targets=_label_names(head.get("targets", list(TARGET_EMOTIONS)), at("targets"), allow_contempt=False),
         per_class=per_class,
         seeds=tuple(seeds),
         evaluators=tuple(evaluators),
@@ -298,6 +343,7 @@ def parse_protocol(data: Mapping[str, Any], path: Path, sha256: str = "") -> Pro
         grid=_frozen({k: tuple(v) for k, v in grid.items()}),
         path=where,
         sha256=sha256,
+        origins=_frozen(origins),
     )
 
 
@@ -376,6 +422,7 @@ def apply_overrides(
                                   "evaluators": {k: dict(v) for k, v in protocol.evaluator_options.items()},
                                   "grid": {k: list(v) for k, v in protocol.grid.items()}}
     init_names, param_names = set(init) | set(init_fields), set(params) | set(param_fields)
+    method_origins, proto_origins = dict(method.origins), dict(protocol.origins)
     for text in assignments:
         key, value = parse_assignment(text)
         section, _, rest = key.partition(".")
@@ -383,11 +430,17 @@ def apply_overrides(
             places = [s for s, names in (("init", init_names), ("params", param_names),
                                          ("protocol", _PROTOCOL_KEYS)) if key in names]
             if len(places) != 1:
-                what = "matches several places: " + ", ".join(f"{p}.{key}" for p in places) if places else \
-                    "is not a key of the method's [init]/[params] or the protocol"
+                if places:
+                    what = "matches several places: " + ", ".join(f"{p}.{key}" for p in places)
+                else:
+                    known = sorted(init_names | param_names | set(_PROTOCOL_KEYS[1:]))
+                    close = difflib.get_close_matches(key, known, n=1)
+                    what = "is not a key of the method's [init]/[params] or the protocol" + \
+                        (f" (did you mean {close[0]!r}?)" if close else "")
                 raise UserError(f"--set {key}: {what}; use a dotted key: init.KEY, params.KEY, protocol.KEY, "
                                 f"dataset.KEY, evaluators.NAME.KEY or grid.KEY")
             section, rest = places[0], key
+        (method_origins if section in ("init", "params") else proto_origins)[f"{section}.{rest}"] = f"--set {text}"
         if section == "init":
             init[rest] = value
         elif section == "params":
@@ -409,12 +462,30 @@ def apply_overrides(
     listed = proto_data["protocol"]["evaluators"]
     if isinstance(listed, list):  # dropping an evaluator on the command line drops its options too
         proto_data["evaluators"] = {k: v for k, v in proto_data["evaluators"].items() if k in listed}
-    new_method = dataclasses.replace(method, init=_frozen(init), params=_frozen(params))
+    for section, table in (("init", init), ("params", params)):
+        _finite_table(table, method.path or method.name, method_origins, section)
+    new_method = dataclasses.replace(method, init=_frozen(init), params=_frozen(params),
+                                     origins=_frozen(method_origins))
     try:
-        new_protocol = parse_protocol(proto_data, Path(protocol.path or f"{protocol.name}.toml"), protocol.sha256)
+        new_protocol = parse_protocol(proto_data, Path(protocol.path or f"{protocol.name}.toml"), protocol.sha256,
+                                      proto_origins)
     except CardError as exc:
-        raise UserError(f"after --set: {exc}") from exc
+        raise UserError(str(exc) if str(exc).startswith("--set ") else f"after --set: {exc}") from exc
     return new_method, new_protocol
+
+
+def blame(card: MethodCard | ProtocolCard, key: str) -> str:
+    """Where the value at the dotted ``key`` came from: the ``--set`` that gave it, else the card's table.
+
+    Example:
+        >>> m, _ = apply_overrides(load_method("identity"), load_protocol("synthetic"), ["protocol.per_class=2"])
+        >>> _.origins["protocol.per_class"], blame(m, "params.x").endswith("identity.toml [params] x")
+        ('--set protocol.per_class=2', True)
+    """
+    if key in card.origins:
+        return card.origins[key]
+    table, _, name = key.rpartition(".")
+    return f"{card.path or card.name} [{table}] {name}"
 
 
 def protocol_from_config(config: Mapping[str, Any]) -> ProtocolCard:

@@ -1,7 +1,10 @@
 """Reading and writing images with clear errors and atomic, lossless writes.
 
 Every reader returns float32 ``(3, H, W)`` RGB in ``[0, 1]``: grayscale is repeated to
-three channels, alpha is composited on white, 16-bit images are scaled by 65535.
+three channels, alpha is composited on white, 16-bit images are scaled by 65535. Whatever goes
+wrong while decoding (a truncated or foreign file, a decompression bomb, broken metadata) is an
+:class:`ImageReadError`, so a run records that image's rows as errors and goes on. Images larger
+than :data:`MAX_PIXELS` are refused from their header, before any pixel is decoded.
 
 Example:
     >>> import torch, tempfile, pathlib
@@ -15,15 +18,21 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 
 class ImageReadError(ValueError):
-    """An image file that cannot be read (missing, corrupt, not an image)."""
+    """An image file that cannot be read (missing, corrupt, not an image, too large)."""
+
+
+#: The most pixels one image may have (8192 x 8192, 64 megapixels): decoded to float32 RGB that is
+#: already 0.8 GB, and a face benchmark never needs more. A small file declaring more is a bomb.
+MAX_PIXELS = 8192 * 8192
 
 
 def _to_rgb_array(img: Image.Image) -> np.ndarray:
@@ -40,8 +49,10 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
 
 
-def load_image(path: str | Path) -> torch.Tensor:
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """Read an image file as float32 ``(3, H, W)`` RGB in [0, 1]; raise :class:`ImageReadError`.
+
+    ``max_pixels`` caps width x height, checked from the header before decoding.
 
     Example:
         >>> load_image("/nonexistent.png")
@@ -53,14 +64,31 @@ def load_image(path: str | Path) -> torch.Tensor:
     if not path.is_file():
         raise ImageReadError(f"{path}: file not found")
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            # Pillow warns (on stderr) about sizes our own cap refuses below; the cap's error says it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
+            _check_size(path, img.size, max_pixels)
             img.load()
             arr = _to_rgb_array(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except ImageReadError:
+        raise
+    except Image.DecompressionBombError as exc:  # Pillow's own, larger limit, hit while opening
+        raise ImageReadError(f"{path}: refused as a decompression bomb ({exc}); emobench reads images of at "
+                             f"most {max_pixels:,} pixels") from exc
+    except Exception as exc:  # noqa: BLE001 - decoders raise anything (struct.error, IndexError, ...) on hostile files
         raise ImageReadError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
     if arr.shape[0] < 8 or arr.shape[1] < 8:
         raise ImageReadError(f"{path}: image is {arr.shape[1]}x{arr.shape[0]} pixels; expected at least 8x8")
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+def _check_size(path: Path, size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width * height > max_pixels:
+        raise ImageReadError(f"{path}: image is {width}x{height} = {width * height:,} pixels, more than the "
+                             f"{max_pixels:,} emobench reads (a decompression bomb, or a photo to downscale first)")
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:

@@ -3,8 +3,9 @@
 CGF tunes the U-Net against a direction network (CLIP) and an identity network (ArcFace).
 If the emotion or identity evaluator of a run is the same model (same weights sha256), the
 edits were optimised for the judge and its numbers are not independent evidence. Stand-in
-networks are named as such too. The runner writes these lines into ``manifest["warnings"]``;
-every report caption prints them.
+networks are named as such too, and so is an evaluator that fell back from the paper's backend
+to an offline stand-in (``EvaluatorInfo.settings["fallback"]``). The runner writes these lines into
+``manifest["warnings"]``; every report caption prints them.
 
 Example:
     >>> from emobench.evaluators.base import EvaluatorInfo
@@ -36,4 +37,7 @@ def leakage_warnings(editor_identity: Mapping[str, Any], evaluators: Sequence[Ev
                            f"its {ev.name} scores are not independent evidence.")
         if net.get("note"):
             out.append(f"Tuning {role} network: {net['note']}.")
+    for ev in evaluators:  # an evaluator that fell back from the paper's backend says so wherever results go
+        if ev.settings.get("fallback"):
+            out.append(f"FALLBACK: {ev.settings['fallback']}.")
     return list(dict.fromkeys(out))

@@ -39,11 +39,13 @@ from typing import Any, Mapping, Sequence
 import torch
 from tqdm import tqdm
 
-import emobench
-from emobench.building import build_dataset, build_editor, build_evaluators, resolve_device
-from emobench.cards import MethodCard, ProtocolCard, config_hash, diff_keys
+from emobench._version import __version__
+from emobench.building import absolute_paths, build_dataset, build_editor, build_evaluators, call_plugin, \
+    describe_plugin, resolve_device
+from emobench.cards import MethodCard, ProtocolCard, blame, config_hash, diff_keys
 from emobench.datasets.base import Dataset, Sample
-from emobench.editors.base import EditOutput, Editor
+from emobench.editors import EDITORS
+from emobench.editors.base import EditBatch, EditOutput, Editor
 from emobench.errors import UserError
 from emobench.evaluators.base import Evaluator
 from emobench.imageio import ImageReadError, pixel_sha256, save_png
@@ -52,7 +54,8 @@ from emobench.leakage import leakage_warnings
 from emobench.protocol import (Request, Setting, build_requests, grid_points, in_shard, per_class_shortfall,
                                select_samples)
 from emobench.scoring import finite, make_eval_batch, metric_infos, quantize, score_batch
-from emobench.store import RunStore, read_manifest
+from emobench.runlock import RunLock
+from emobench.store import RunStore, manifest_files, read_json_or_none
 
 
 @dataclass(frozen=True)
@@ -105,13 +108,20 @@ class Plan:
 def resolve_settings(editor: Editor, method: MethodCard, protocol: ProtocolCard) -> list[Setting]:
     """Grid points with every edit param resolved (card params < grid point < editor defaults filled in)."""
     settings = []
+    what = describe_plugin(EDITORS, method.editor)
     for point in grid_points(protocol.grid):
         merged = {**dict(method.params), **dict(point.params)}
         try:
-            parsed = editor.parse_params(merged)
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"method {method.name!r} params at grid point {point.id!r}: {exc}") from exc
-        settings.append(Setting(point.id, dataclasses.asdict(parsed)))
+            parsed = call_plugin(what, lambda: dataclasses.asdict(editor.parse_params(merged)),
+                                 f"method {method.name!r} params at grid point {point.id!r}")
+        except UserError as exc:
+            key = getattr(exc.__cause__, "key", "")
+            if key in point.params:  # a grid value: the protocol's [grid] (or --set grid.KEY) gave it
+                raise UserError(f"{blame(protocol, f'grid.{key}')} (grid point {point.id}): {exc.__cause__}") from exc
+            if key in method.params:
+                raise UserError(f"{blame(method, f'params.{key}')}: {exc.__cause__}") from exc
+            raise
+        settings.append(Setting(point.id, parsed))
     return settings
 
 
@@ -124,12 +134,13 @@ def image_key(dataset: Dataset, sample: Sample, resolution: int) -> str:
             return f"unreadable:{sample.id}"
     try:
         return "pixels:" + pixel_sha256(dataset.load(sample, resolution))
-    except (ImageReadError, OSError, ValueError):
+    except Exception:  # noqa: BLE001 - the image's own rows report it when the run tries to load it
         return f"unreadable:{sample.id}"
 
 
 def plan(method: MethodCard, protocol: ProtocolCard, device: str = "cpu", quiet: bool = True) -> Plan:
-    """Build everything a run needs and list its requests in order."""
+    """Build everything a run needs and list its requests in order (relative paths made absolute first)."""
+    protocol = absolute_paths(protocol)
     editor = build_editor(method, device)
     settings = resolve_settings(editor, method, protocol)
     dataset = build_dataset(protocol)
@@ -172,7 +183,7 @@ def _now() -> str:
 
 
 def _git_commit() -> str | None:
-    root = Path(emobench.__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[1]
     if not (root / ".git").exists():
         return None
     try:
@@ -185,7 +196,7 @@ def _git_commit() -> str | None:
 def versions(device: str) -> dict[str, Any]:
     """Software versions for the manifest (no hostname, no environment)."""
     cuda = device.startswith("cuda") and torch.cuda.is_available()
-    return {"emobench": emobench.__version__, "python": platform.python_version(), "torch": torch.__version__,
+    return {"emobench": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "cuda": torch.version.cuda if cuda else None,
             "gpu": torch.cuda.get_device_name(torch.device(device)) if cuda else None}
 
@@ -198,27 +209,35 @@ def run_dir_for(p: Plan, options: RunOptions) -> Path:
 
 
 def check_existing(run_dir: Path, p: Plan, overwrite: bool, store: RunStore) -> None:
-    """Refuse to mix records of different configs in one folder (unless ``overwrite``)."""
-    old = read_manifest(run_dir)
-    if old is None:
+    """Refuse to mix records of different configs in one folder (unless ``overwrite``).
+
+    With shards, ``overwrite`` clears only this shard's files (the other shards may be running), so
+    other shards' files of another config are refused instead of being left beside the new ones.
+    """
+    manifests = {path: read_json_or_none(path) for path in manifest_files(run_dir)}
+    other = {path: m for path, m in manifests.items() if (m or {}).get("config_hash") != p.config_hash}
+    if not other:
         if overwrite:
             store.clear()
         return
-    if old.get("config_hash") == p.config_hash:
-        if overwrite:
-            store.clear()
-        return
+    path, old = next(iter(other.items()))
+    old = old or {}
     if not overwrite:
         lines = diff_keys(old.get("config", {}), p.config)
         raise UserError(
             f"{run_dir} holds a run with config {old.get('config_hash')}, this one is {p.config_hash}; "
             f"differing keys:\n  " + "\n  ".join(lines or ["(none listed)"]) +
             "\nUse another --run-dir, or --overwrite to delete the old records and edits.")
+    foreign = [q.name for q in other if q != store.manifest_path]
+    if store.num_shards > 1 and foreign:
+        raise UserError(f"{run_dir}: --overwrite with --shard clears only this shard's files, but "
+                        f"{', '.join(foreign)} belong to another config ({old.get('config_hash')}); clear them with "
+                        f"an unsharded --overwrite first, or use another --run-dir")
     store.clear()
 
 
 def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: Mapping[str, Any],
-              status: str, finished: str | None) -> dict[str, Any]:
+              status: str, finished: str | None, batch_sizes: Sequence[int] = ()) -> dict[str, Any]:
     infos = [ev.info() for ev in p.evaluators]
     return {
         "config_hash": p.config_hash,
@@ -234,6 +253,10 @@ def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: M
         "settings": [{"id": s.id, "params": dict(s.params)} for s in p.settings],
         "seeds": list(p.protocol.seeds),
         "shard": {"index": options.shard, "count": options.num_shards},
+        # Not in the config hash (a run may resume at another size), but it changes floating-point
+        # results slightly (docs/spine.md): every size this shard's records were made with is kept.
+        "batch_size": options.batch_size,
+        "batch_sizes": sorted({*batch_sizes, options.batch_size}),
         "requests": dict(counts),
         "device": device,
         "dtype": "float32",
@@ -275,6 +298,41 @@ def _base_record(req: Request, p: Plan, shard: str) -> dict[str, Any]:
     return record
 
 
+def conditioning_columns(out: EditOutput, rows: int) -> list[dict[str, Any]]:
+    """``cond.*`` columns per row from what the editor says it used (``EditOutput.used``) and the per-row means
+    of its extra maps (GANimation's attention): one number or string per column, lists and dicts spread
+    over ``cond.<key>.<index|name>`` so the records stay tidy.
+
+    Example:
+        >>> import torch
+        >>> out = EditOutput(torch.zeros(1, 3, 2, 2), {"attention": torch.ones(1, 1, 2, 2)}, [{"code": [0.5, -1.0]}])
+        >>> conditioning_columns(out, 1)
+        [{'cond.code.0': 0.5, 'cond.code.1': -1.0, 'cond.attention_mean': 1.0}]
+    """
+    def spread(prefix: str, value: Any, into: dict[str, Any]) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                spread(f"{prefix}.{k}", v, into)
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                spread(f"{prefix}.{i}", v, into)
+        elif isinstance(value, (bool, int, float, str)) or value is None:
+            into[prefix] = value
+        else:
+            into[prefix] = str(value)
+
+    columns: list[dict[str, Any]] = [{} for _ in range(rows)]
+    for i, used in enumerate(out.used[:rows]):
+        for key, value in used.items():
+            spread(f"cond.{key}", value, columns[i])
+    for name, tensor in out.extras.items():
+        if isinstance(tensor, torch.Tensor) and tensor.ndim >= 1 and tensor.shape[0] == rows:
+            means = tensor.detach().float().reshape(rows, -1).mean(1).tolist()
+            for i in range(rows):
+                columns[i][f"cond.{name}_mean"] = round(float(means[i]), 6)
+    return columns
+
+
 class _BatchRunner:
     """Edits, saves, scores and records one batch at a time."""
 
@@ -296,22 +354,19 @@ class _BatchRunner:
 
     def _edit(self, reqs: list[list[Request]], images: torch.Tensor) -> tuple[EditOutput, list[str | None]]:
         flat = [r for group in reqs for r in group]
-        sources = [g[0].edit_source for g in reqs]
-        targets = [[r.target for r in g] for g in reqs]
-        seeds = [r.seed for r in flat]
-        params = dict(flat[0].setting.params)
-        from_refs = getattr(self.p.editor, "edit_from_references", None)
-        if callable(from_refs):  # the groundtruth method: the dataset's real target image is the "edit"
-            refs = [self.p.dataset.reference(g[0].sample, r.target, self.resolution) for g in reqs for r in g]
-            return from_refs(images, [None if ref is None else quantize(ref) for ref in refs])
-        edit_by_id = getattr(self.p.editor, "edit_by_id", None)
-        if callable(edit_by_id):  # editors that read finished edits by image id (precomputed)
-            return edit_by_id([g[0].sample.id for g in reqs], images, sources, targets, seeds=seeds, **params)
-        out = self.p.editor.edit_many(images, sources, targets, seeds=seeds, **params)
+
+        def reference(i: int, target: int) -> torch.Tensor | None:  # the dataset's real target (groundtruth)
+            ref = self.p.dataset.reference(reqs[i][0].sample, target, self.resolution)
+            return None if ref is None else quantize(ref)
+
+        batch = EditBatch(images=images, image_ids=[g[0].sample.id for g in reqs],
+                          source_labels=[g[0].edit_source for g in reqs], targets=[[r.target for r in g] for g in reqs],
+                          seeds=[r.seed for r in flat], params=dict(flat[0].setting.params), references=reference)
+        out, errors = self.p.editor.edit_batch(batch)
         if tuple(out.images.shape) != (len(flat), *images.shape[1:]):
             raise RuntimeError(f"editor returned shape {tuple(out.images.shape)}, expected "
                                f"{(len(flat), *images.shape[1:])}")
-        return out, [None] * len(flat)
+        return out, errors
 
     def _edit_isolating(self, groups: list[list[Request]], images: torch.Tensor
                         ) -> list[tuple[Request, torch.Tensor | None, str | None, float]]:
@@ -324,14 +379,15 @@ class _BatchRunner:
         except Exception as exc:  # noqa: BLE001 - per-row errors are the contract
             if len(groups) == 1:
                 message = f"editor failed: {type(exc).__name__}: {exc}"
-                return [(r, None, message, 0.0) for r in groups[0]]
+                return [(r, None, message, 0.0, {}) for r in groups[0]]
             rows = []
             for i, group in enumerate(groups):
                 rows.extend(self._edit_isolating([group], images[i:i + 1]))
             return rows
         flat = [r for g in groups for r in g]
         per_row = (time.perf_counter() - start) / max(len(flat), 1)
-        return [(r, out.images[i], errors[i], per_row) for i, r in enumerate(flat)]
+        conditioning = conditioning_columns(out, len(flat))
+        return [(r, out.images[i], errors[i], per_row, conditioning[i]) for i, r in enumerate(flat)]
 
     def process(self, batch: list[Request]) -> list[dict[str, Any]]:
         groups: list[list[Request]] = []
@@ -352,8 +408,9 @@ class _BatchRunner:
                 # Sources are 8-bit like every image file (generated datasets render floats): the
                 # identity edit then equals its source exactly, and `score` sees the same pixels.
                 image = quantize(image)
-            except (ImageReadError, OSError, ValueError) as exc:
-                records.extend(self.error_record(r, f"cannot read image {sample.id!r}: {exc}") for r in group)
+            except Exception as exc:  # noqa: BLE001 - whatever one image does to its decoder fails only its rows
+                reason = str(exc) if isinstance(exc, ImageReadError) else f"{type(exc).__name__}: {exc}"
+                records.extend(self.error_record(r, f"cannot read image {sample.id!r}: {reason}") for r in group)
                 continue
             loaded.append(image)
             good_groups.append(group)
@@ -363,11 +420,12 @@ class _BatchRunner:
         rows = self._edit_isolating(good_groups, images)
         source_of = {g[0].sample.id: images[i] for i, g in enumerate(good_groups)}
         ok = []
-        for req, edit, error, runtime in rows:
+        for req, edit, error, runtime, cond in rows:
             if edit is None or error is not None:
                 records.append(self.error_record(req, error or "editor returned no image"))
                 continue
             record = _base_record(req, self.p, self.shard)
+            record.update(cond)
             record["output"] = self.store.output_relpath(req.request_id)
             record["output_sha256"] = save_png(edit, self.store.run_dir / record["output"])
             record["runtime_s"] = runtime
@@ -408,10 +466,23 @@ def run(method: MethodCard, protocol: ProtocolCard, options: RunOptions) -> RunR
 
 
 def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
-    """Edit the pending requests of a :class:`Plan` into its run directory."""
+    """Edit the pending requests of a :class:`Plan` into its run directory.
+
+    The run directory's lock for this shard (:class:`~emobench.runlock.RunLock`) is held throughout:
+    a second process on the same directory and shard stops with :class:`~emobench.runlock.RunDirBusy`
+    before reading or deleting anything.
+    """
     run_dir = run_dir_for(p, options)
+    with RunLock(run_dir, options.shard, options.num_shards).acquire(options.argv):
+        return _execute_locked(p, options, device, run_dir)
+
+
+def _execute_locked(p: Plan, options: RunOptions, device: str, run_dir: Path) -> RunResult:
     store = RunStore(run_dir, options.shard, options.num_shards)
     check_existing(run_dir, p, options.overwrite, store)
+    earlier = read_json_or_none(store.manifest_path) or {}  # this shard's last invocation, if any
+    batch_sizes = [int(b) for b in earlier.get("batch_sizes", []) if isinstance(b, int)] \
+        if store.records_path.is_file() else []
     store.open()
     mine = [r for r in p.requests if in_shard(r.request_id, options.shard, options.num_shards)]
     shard_total = len(mine)
@@ -422,7 +493,7 @@ def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
     counts = {"in_shard": shard_total, "selected": len(mine), "already_recorded": len(mine) - len(pending),
               "limit": options.limit}
     started = _now()
-    store.write_manifest(_manifest(p, options, device, started, counts, "running", None))
+    store.write_manifest(_manifest(p, options, device, started, counts, "running", None, batch_sizes))
     if not options.quiet:  # where it goes and which backends score it, before the long loop
         backends = ", ".join(f"{ev.info().name} ({ev.info().backend})" for ev in p.evaluators) or "none"
         print(f"run dir {run_dir}; {len(pending)} of {len(mine)} requests to do on {device}; evaluators: {backends}",
@@ -441,12 +512,18 @@ def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
                 bar.update(len(batch))
         # "partial": --limit left requests of this shard for a later invocation
         status = "finished" if len(mine) == shard_total else "partial"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM under the CLI (emobench.interrupts)
         status = "interrupted"
         raise
     finally:
         counts = {**counts, "written": written, "errors": errors}
-        store.write_manifest(_manifest(p, options, device, started, counts, status, _now()))
+        try:
+            store.write_manifest(_manifest(p, options, device, started, counts, status, _now(), batch_sizes))
+        except OSError:
+            if status in ("finished", "partial"):
+                raise
+            # Already failing (e.g. the disk is full): the first error is the one to report; the
+            # manifest keeps saying "running", and the records stay consistent for the resume.
     return RunResult(run_dir, len(mine), len(mine) - len(pending), written, errors)
 
 

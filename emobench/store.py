@@ -112,6 +112,15 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
     return None
 
 
+def read_json_or_none(path: Path) -> dict[str, Any] | None:
+    """A manifest's content, or None when it is missing or damaged (then it matches no config)."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 class RunStore:
     """Writes one shard's records and edits into a run directory."""
 
@@ -171,9 +180,28 @@ class RunStore:
         write_json_atomic(self.manifest_path, dict(manifest))
 
     def clear(self) -> None:
-        """Remove every record file, manifest and edit of the run (``--overwrite``)."""
-        for path in record_files(self.run_dir) + manifest_files(self.run_dir):
-            path.unlink()
+        """Remove this store's records, manifest and edits (``--overwrite``).
+
+        Unsharded: every records file, manifest and edit of the run (its lock excludes every shard).
+        One shard: only that shard's records file, manifest and the edits of its request ids, since
+        the other shards may be writing theirs right now.
+        """
+        if self.num_shards == 1:
+            paths = record_files(self.run_dir) + manifest_files(self.run_dir)
+        else:
+            paths = [self.records_path, self.manifest_path]
+        for path in paths:
+            path.unlink(missing_ok=True)
         if self.edits_dir.is_dir():
             for png in self.edits_dir.glob("*.png"):
-                png.unlink()
+                if self.num_shards == 1 or self.owns(png.stem):
+                    png.unlink(missing_ok=True)
+
+    def owns(self, request_id: str) -> bool:
+        """Whether ``request_id`` belongs to this shard (the partition of :func:`emobench.protocol.in_shard`)."""
+        from emobench.protocol import in_shard
+
+        try:
+            return in_shard(request_id, self.shard, self.num_shards)
+        except ValueError:  # not a request id (a file someone else put there): not ours to delete
+            return False

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from emobench.registry import suggest
@@ -32,6 +32,9 @@ class Asset:
     licence: str
     description: str
     sources: tuple[str, ...] = ()
+    #: Where the upstream package keeps the same file (``~`` and ``{torch_hub}`` expanded), looked at after
+    #: ``$EMOBENCH_WEIGHTS`` and the cache and before any download.
+    upstream: tuple[str, ...] = ()
 
 
 class MissingWeightError(FileNotFoundError):
@@ -98,11 +101,31 @@ ASSETS: dict[str, Asset] = {
                "TAEF2 tiny autoencoder decoder", "https://github.com/madebyollin/taesd/raw/main/taef2_decoder.pth"),
         # HSEmotion (Savchenko): whole pickled timm EfficientNets, Apache-2.0 code / model licence per
         # the authors' repository. Their sha256 could not be pinned here (no network): recorded on use.
-        *(_asset(f"hsemotion-{m}", f"hsemotion/{m}.pt", None, None, "Apache-2.0",
-                 f"HSEmotion {m} AffectNet emotion classifier (whole pickled timm model)",
-                 "https://github.com/HSE-asavchenko/face-emotion-recognition/blob/main/models/affectnet_emotions/"
-                 f"{m}.pt?raw=true")
+        *(replace(_asset(f"hsemotion-{m}", f"hsemotion/{m}.pt", None, None, "Apache-2.0",
+                         f"HSEmotion {m} AffectNet emotion classifier (whole pickled timm model)",
+                         "https://github.com/HSE-asavchenko/face-emotion-recognition/blob/main/models/"
+                         f"affectnet_emotions/{m}.pt?raw=true"),
+                  upstream=(f"~/.hsemotion/{m}.pt",))  # where the hsemotion package downloads it
           for m in ("enet_b0_8_best_vgaf", "enet_b0_8_best_afew", "enet_b2_8", "enet_b2_7")),
+        # insightface model packs (MIT code; the packs' own non-commercial terms): the recognition ONNX of each,
+        # where `insightface` unpacks them (~/.insightface/models/<pack>/). The packs ship as zip archives only.
+        replace(_asset("insightface-buffalo_l", "insightface/buffalo_l/w600k_r50.onnx", None, None,
+                       "insightface non-commercial",
+                       "ArcFace R50 (WebFace600K) of insightface's buffalo_l pack, 112x112 BGR"),
+                upstream=("~/.insightface/models/buffalo_l/w600k_r50.onnx",)),
+        replace(_asset("insightface-antelopev2", "insightface/antelopev2/glintr100.onnx", None, None,
+                       "insightface non-commercial",
+                       "ArcFace R100 (Glint360K) of insightface's antelopev2 pack, 112x112 BGR"),
+                upstream=("~/.insightface/models/antelopev2/glintr100.onnx",)),
+        # face-alignment's own files, in torch hub's checkpoint folder where that package downloads them.
+        replace(_asset("fan-2dfan4", "fan/2DFAN4-cd938726ad.zip", None, None, "BSD-3-Clause",
+                       "face-alignment 2D FAN-4 landmark network (TorchScript zip)",
+                       "https://www.adrianbulat.com/downloads/python-fan/2DFAN4-cd938726ad.zip"),
+                upstream=("{torch_hub}/checkpoints/2DFAN4-cd938726ad.zip",)),
+        replace(_asset("fan-s3fd", "fan/s3fd-619a316812.pth", None, None, "BSD-3-Clause",
+                       "face-alignment's S3FD face detector",
+                       "https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth"),
+                upstream=("{torch_hub}/checkpoints/s3fd-619a316812.pth",)),
         # IR-SE50 ArcFace of TreB1eN/InsightFace_Pytorch (MIT), the paper's CGF identity loss; shared on
         # Google Drive only (no direct URL): put it in place by hand. sha256 not pinned (no network here).
         _asset("irse50-arcface", "arcface/model_ir_se50.pth", None, None, "MIT",
@@ -118,6 +141,24 @@ ASSETS: dict[str, Asset] = {
                "MTCNN O-Net", "pypi:facenet-pytorch==2.6.0#facenet_pytorch/data/onet.pt"),
     )
 }
+
+
+def torch_hub_dir() -> Path:
+    """torch hub's folder as ``torch.hub.get_dir()`` computes it, without importing torch."""
+    if os.environ.get("TORCH_HOME"):
+        return Path(os.environ["TORCH_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
+    return Path(xdg).expanduser() / "torch" / "hub"
+
+
+def upstream_paths(asset: Asset) -> list[Path]:
+    """The upstream packages' own copies of ``asset`` (hsemotion, insightface, torch hub)."""
+    return [Path(p.replace("{torch_hub}", str(torch_hub_dir()))).expanduser() for p in asset.upstream]
+
+
+def candidate_paths(asset: Asset) -> list[Path]:
+    """Every place ``asset`` is looked for, in order: ``$EMOBENCH_WEIGHTS``, the cache, upstream caches."""
+    return [base / asset.relpath for base in weights_dirs()] + upstream_paths(asset)
 
 
 def weights_dirs() -> list[Path]:
@@ -160,7 +201,7 @@ def get_asset(name: str) -> Asset:
 
 def missing_message(asset: Asset) -> str:
     """The error text for an asset that is not on this machine."""
-    where = " or ".join(str(d / asset.relpath) for d in weights_dirs())
+    where = " or ".join(str(p) for p in candidate_paths(asset))
     sources = "\n  ".join(asset.sources) or "(no public source: produce it yourself)"
     return (
         f"weight file {asset.relpath!r} ({asset.name}, sha256 {asset.sha256 or 'unknown'}) was not found.\n"
@@ -184,8 +225,7 @@ def resolve(name: str, *, verify: bool = True) -> Path:
         'alex.pth'
     """
     asset = get_asset(name)
-    for base in weights_dirs():
-        path = base / asset.relpath
+    for path in candidate_paths(asset):
         if path.is_file():
             if verify and asset.sha256 is not None:
                 got = sha256_file(path)
@@ -213,9 +253,9 @@ def list_assets() -> list[Asset]:
 def locate(name: str) -> Path | None:
     """Where asset ``name`` is on this machine (no checksum), or None."""
     asset = get_asset(name)
-    for base in weights_dirs():
-        if (base / asset.relpath).is_file():
-            return base / asset.relpath
+    for path in candidate_paths(asset):
+        if path.is_file():
+            return path
     return None
 
 

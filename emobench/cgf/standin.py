@@ -1,7 +1,7 @@
 """The offline stand-in for CLIP and ArcFace in CGF: an image encoder trained on synthetic faces.
 
 No CLIP or ArcFace weights exist on the project machines, so the synthetic world gets its own
-direction encoder: a small CNN trained (:mod:`emobench.cgf.train_standin`) on the ``encoder``
+direction encoder: a small CNN trained (:mod:`emobench.train.standin`, ``emobench train standin``) on the ``encoder``
 identity split only — disjoint from the ``judge`` split of the ``synthetic-judge`` evaluator, from
 the ``train`` split the demo LDM learned on and from the ``test`` split runs are scored on. It has
 two heads on one trunk:
@@ -37,7 +37,7 @@ from emobench.synthetic.judge import conv_trunk
 from emobench.weights import MissingWeightError, sha256_file
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "synthetic_standin_encoder.safetensors"
-TRAIN_COMMAND = ("python -m emobench.cgf.train_standin --out "
+TRAIN_COMMAND = ("emobench train standin --out "
                  "emobench/cgf/weights/synthetic_standin_encoder.safetensors")
 
 

@@ -6,4 +6,5 @@ and ``run(args) -> int`` (the exit code; bad input raises :class:`emobench.error
 """
 
 #: Module names under ``emobench.commands``, in the order ``emobench --help`` lists them.
-COMMAND_MODULES = ("list_cmd", "run", "prepare", "prepare_aus", "score", "report", "weights", "train", "study")
+COMMAND_MODULES = ("list_cmd", "run", "prepare", "prepare_aus", "score", "report", "export", "weights", "train",
+                   "study")

@@ -31,10 +31,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
+_ABBREVIATIONS = ("Fig.", "Tab.", "Eq.", "e.g.", "i.e.", "et al.", "vs.", "cf.", "No.")
+
+
 def _first_sentence(text: str) -> str:
+    """The first sentence; a period that ends an abbreviation ("Fig. 9", "e.g. x") does not end it.
+
+    Example:
+        >>> _first_sentence("The paper's Fig. 9 sweep. More text.")
+        "The paper's Fig. 9 sweep."
+    """
     text = " ".join(text.split())
-    end = text.find(". ")
-    return text if end < 0 else text[: end + 1]
+    start = 0
+    while True:
+        end = text.find(". ", start)
+        if end < 0:
+            return text
+        if not text[: end + 1].endswith(_ABBREVIATIONS):
+            return text[: end + 1]
+        start = end + 1
 
 
 def _methods() -> list[str]:
@@ -82,6 +97,15 @@ def _registry(title: str, registry_path: str) -> list[str]:
     return lines
 
 
+def _identity_backends() -> list[str]:
+    from emobench.evaluators.identity import BACKENDS
+
+    notes = {"sface": "OpenCV Zoo SFace ONNX (offline default; weights asset sface)",
+             "insightface": "ArcFace/CosFace ONNX: model = PATH or a pack name (buffalo_l, antelopev2)"}
+    return ["  identity backends ([evaluators.identity] backend = ...)"] + [
+        f"  {name:<{W}} {notes.get(name, '')}".rstrip() for name in BACKENDS]
+
+
 def run(args: argparse.Namespace) -> int:
     what = [args.what] if args.what else list(WHAT)
     blocks = []
@@ -93,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         elif kind == "evaluators":
             blocks.append(_registry("evaluators (protocol cards list them)", "emobench.evaluators:EVALUATORS")
                           + _registry("  emotion backends ([evaluators.emotion] backend = ...)",
-                                      "emobench.evaluators:EMOTION_BACKENDS"))
+                                      "emobench.evaluators:EMOTION_BACKENDS")
+                          + _identity_backends())
         elif kind == "datasets":
             blocks.append(_registry("datasets (protocol cards name one)", "emobench.datasets:DATASETS"))
         else:

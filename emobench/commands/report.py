@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from emobench.commands.text import plain_doc
+
 EXAMPLES = """examples:
   emobench report runs/synthetic                       # every run below a protocol folder
   emobench report runs/synthetic/ldm/* runs/synthetic/identity/* --out paper/report
@@ -19,7 +21,7 @@ OUT/grids/grid_<method>.png and OUT/index.html (default OUT: <first path>/report
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("report", help="tables, plots, image grids and index.html from runs",
-                              description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=plain_doc(__doc__), epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", help="run directories or folders holding them")
     p.add_argument("--out", help="report directory (default: <first path>/report)")
     p.add_argument("--allow-mixed", action="store_true", help="allow runs scored by different evaluator backends")

@@ -23,7 +23,9 @@ EPILOG = """examples:
 --set keys: bare names are looked up in the method's [init]/[params] and the protocol's
 [protocol] table; dotted keys pick the place: init.x, params.x, protocol.x, dataset.x,
 evaluators.<name>.x, grid.x=[...]. Values are TOML (3, 1.5, true, "text", [1, 2]).
-The run goes to OUT/<protocol>/<method>/<config-hash12>/; rerunning resumes it.
+The run goes to OUT/<protocol>/<method>/<config-hash12>/; rerunning resumes it (also after
+Ctrl-C, SIGTERM or a full disk). Values are checked before anything is written; a second process
+on the same run directory and shard is refused. Errors are one line; --debug adds the traceback.
 """
 
 
@@ -43,11 +45,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="run only shard I of N (partition by request id); default from RANK/WORLD_SIZE or 0/1")
     p.add_argument("--limit", type=int, default=None, help="only the first N requests (of this shard)")
-    p.add_argument("--batch-size", type=int, default=16, help="edits per editor call (default: 16)")
+    p.add_argument("--batch-size", type=int, default=16,
+                   help="edits per editor call (default: 16); recorded in the manifest, as batched float "
+                        "arithmetic can change an edit by one 8-bit level")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N (default: auto)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--overwrite", action="store_true",
-                   help="delete the run directory's records and edits first (also when its config differs)")
+                   help="delete the run directory's records and edits first (also when its config differs; "
+                        "with --shard, only that shard's)")
     p.add_argument("--retry-errors", action="store_true",
                    help="on resume, redo requests recorded with status=error (their new row supersedes the old)")
     p.add_argument("--quiet", action="store_true", help="no progress bars, only the summary line")
@@ -58,6 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from emobench.building import editor_fields
     from emobench.cards import apply_overrides, load_method, load_protocol
     from emobench.errors import UserError
     from emobench.runner import RunOptions, parse_shard, run as run_method, shard_from_env
@@ -74,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     method = load_method(args.method)
     protocol = load_protocol(args.protocol)
-    init_fields, param_fields = _editor_fields(method.editor)
+    init_fields, param_fields = editor_fields(method.editor)
     method, protocol = apply_overrides(method, protocol, args.sets, init_fields=init_fields, param_fields=param_fields)
     options = RunOptions(out=Path(args.out), run_dir=Path(args.run_dir) if args.run_dir else None, shard=shard,
                          num_shards=num_shards, limit=args.limit, batch_size=args.batch_size, device=args.device,
@@ -85,20 +91,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"{result.run_dir}: {result.written} new records ({result.errors} errors), "
           f"{result.skipped} already recorded, {result.total} requests{shard_text}")
     return 0
-
-
-def _editor_fields(editor: str) -> tuple[list[str], list[str]]:
-    """Init/Params field names of the card's editor, so bare --set keys can name editor defaults."""
-    import dataclasses
-
-    from emobench.editors import EDITORS
-    from emobench.registry import UnknownNameError
-
-    try:
-        cls = EDITORS.get(editor)
-    except (ImportError, UnknownNameError):  # the runner reports it with the card's path
-        return [], []
-    fields = []
-    for options in (getattr(cls, "Init", None), getattr(cls, "Params", None)):
-        fields.append([f.name for f in dataclasses.fields(options)] if dataclasses.is_dataclass(options) else [])
-    return fields[0], fields[1]

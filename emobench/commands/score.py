@@ -14,7 +14,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser(
         "score", help="recompute the metric columns of runs from their saved edits",
         description="Rebuild the protocol's evaluators from each run's manifest, score the saved PNG edits "
-                    "again and rewrite the metric.* columns of records*.jsonl atomically.",
+                    "again and rewrite the metric.* columns of records*.jsonl atomically. Rows whose edit is "
+                    "missing, unreadable or changed (sha256) become status=error; a run still being written "
+                    "to is refused.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (holding manifest.json)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
@@ -40,5 +42,6 @@ def run(args: argparse.Namespace) -> int:
     for run_dir in args.run_dirs:
         result = rescore(run_dir, device=device, batch_size=args.batch_size, quiet=args.quiet)
         print(f"{run_dir}: rescored {result.scored} edits in {result.files} record file(s)"
-              + (f", {result.failed} could not be loaded" if result.failed else ""))
+              + (f"; {result.failed} marked status=error (edit or source missing, unreadable or "
+                 f"changed: see their error column)" if result.failed else ""))
     return 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from emobench.commands.text import plain_doc
+
 EXAMPLES = """examples:
   emobench study make runs/london-pairs/ldm/* runs/london-pairs/ganmut/* runs/london-pairs/identity/* \\
       --kind realism --out study/realism --n 20 --seed 1
@@ -51,7 +53,7 @@ def _csv_list(text: str) -> list[str]:
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
     p = subparsers.add_parser("study", help="user studies: questionnaires, answers, binomial tests",
-                              description=__doc__, epilog=EXAMPLES, formatter_class=raw)
+                              description=plain_doc(__doc__), epilog=EXAMPLES, formatter_class=raw)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     make = actions.add_parser("make", help="build a questionnaire (HTML) and its design from runs",

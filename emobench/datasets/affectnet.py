@@ -120,6 +120,7 @@ class AffectNetDataset(Dataset):
     face boxes and landmarks)."""
 
     name = "affectnet"
+    path_options = ("root", "images", "lists", "cache")
 
     def __init__(self, options: AffectNetOptions):
         self.options = options

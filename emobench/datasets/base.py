@@ -40,6 +40,8 @@ class Dataset(ABC):
     """Base class of all datasets; build with ``from_config`` from a protocol's ``[dataset]`` table."""
 
     name: ClassVar[str] = ""
+    #: Options that are file paths: the runner stores them absolute, so ``score`` finds them from any folder.
+    path_options: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     @abstractmethod

@@ -78,6 +78,7 @@ class FolderDataset(Dataset):
     """Images under ``root`` labelled by subfolder name or by a CSV."""
 
     name = "folder"
+    path_options = ("root", "cache")
 
     def __init__(self, options: FolderOptions):
         self.options = options

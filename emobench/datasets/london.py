@@ -64,6 +64,7 @@ class LondonDataset(Dataset):
     """Neutral photos of persons who also have a smiling photo."""
 
     name = "london"
+    path_options = ("root", "cache")
 
     def __init__(self, options: LondonOptions):
         self.options = options

@@ -19,14 +19,14 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import torch
 
 from emobench.labels import NUM_CLASSES
+from emobench.options import build_options
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,31 @@ class EditOutput:
     used: list[dict[str, Any]] = field(default_factory=list)
 
 
-def options_from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:
-    """Build the frozen options dataclass ``cls`` from ``values``, strictly.
+@dataclass(frozen=True)
+class EditBatch:
+    """What the runner hands an editor: images with their ids, each image's targets, one seed per output
+    row (image-major), the edit-time params, and a loader of the dataset's real target image
+    ``references(image_index, target)`` (None when the dataset has none; only ``groundtruth`` uses it)."""
 
-    Unknown keys raise ``TypeError`` that lists the accepted names with their defaults.
+    images: torch.Tensor
+    image_ids: Sequence[str]
+    source_labels: Sequence[int]
+    targets: Sequence[Sequence[int]]
+    seeds: Sequence[int]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    references: Callable[[int, int], torch.Tensor | None] | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(len(t) for t in self.targets)
+
+
+def options_from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    """Build the frozen options dataclass ``cls`` from ``values``, strictly (:func:`emobench.options.build_options`).
+
+    Unknown keys raise :class:`~emobench.options.OptionError` (a ``TypeError``) that lists the
+    accepted names with their defaults; values must fit the field types; the class's
+    ``__post_init__`` checks ranges.
 
     Example:
         >>> @dataclass(frozen=True)
@@ -60,20 +81,7 @@ def options_from_mapping(cls: type, values: Mapping[str, Any], where: str) -> An
         >>> options_from_mapping(P, {"guidance": 5}, "params of ldm")
         P(guidance=5)
     """
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        accepted = ", ".join(f"{name}={_default_repr(f)}" for name, f in fields.items()) or "(none)"
-        raise TypeError(f"{where}: unknown option(s) {', '.join(unknown)}; accepted: {accepted}")
-    return cls(**dict(values))
-
-
-def _default_repr(f: dataclasses.Field) -> str:
-    if f.default is not dataclasses.MISSING:
-        return repr(f.default)
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return repr(f.default_factory())  # type: ignore[misc]
-    return "<required>"
+    return build_options(cls, values, where)
 
 
 def check_images(images: torch.Tensor, *, resolution: int | None = None) -> None:
@@ -224,3 +232,10 @@ class Editor(ABC):
         if not flat_targets:
             raise ValueError("targets: expected at least one target label, got none")
         return self.edit(images[index], src[index], flat_targets, seeds=seeds, **params)
+
+    def edit_batch(self, batch: EditBatch) -> tuple[EditOutput, list[str | None]]:
+        """The one entry the runner calls: every (image, target) row of ``batch``, image-major, and one error
+        per row (None = ok). The default is :meth:`edit_many`; editors that read stored edits by image id
+        (``precomputed``) or the dataset's real targets (``groundtruth``) override it."""
+        out = self.edit_many(batch.images, batch.source_labels, batch.targets, seeds=batch.seeds, **dict(batch.params))
+        return out, [None] * batch.rows

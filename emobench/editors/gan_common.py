@@ -11,8 +11,9 @@ Example:
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -50,12 +51,34 @@ def strict_load(module: nn.Module, state: Mapping[str, torch.Tensor], where: str
     load_strict(module, state, GANCheckpointError, f"{where}: not the official layout")
 
 
-def read_state(path: str | Path) -> dict:
-    """A checkpoint file (tensors / dicts of tensors only: ``weights_only=True``)."""
+def read_state(path: str | Path, what: str = "checkpoint", option: str = "checkpoint") -> Any:
+    """A checkpoint file (tensors / dicts of tensors only: ``weights_only=True``).
+
+    A missing file is a ``FileNotFoundError`` naming ``--set <option>=PATH``; a whole pickled model
+    (refused, never unpickled) or a truncated / foreign file is a :class:`GANCheckpointError`
+    saying so in one line.
+
+    Example:
+        >>> read_state("/nonexistent.ckpt")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: checkpoint /nonexistent.ckpt not found; set it with --set checkpoint=PATH
+    """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found; set it with --set checkpoint=PATH")
-    return torch.load(str(path), map_location="cpu", weights_only=True)
+        raise FileNotFoundError(f"{what} {path} not found; set it with --set {option}=PATH")
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")
+        raise GANCheckpointError(
+            f"{path}: the {what} holds objects other than tensors (a whole pickled model?), so it is not unpickled "
+            f"(weights_only=True). If you trust the file, re-save its tensors only (torch.save(model.state_dict(), "
+            f"...)) and point emobench at the copy ({first})") from exc
+    except Exception as exc:  # noqa: BLE001 - the zip reader raises RuntimeError, pickle EOFError, ... on damage
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")
+        raise GANCheckpointError(f"{path}: cannot read the {what}: truncated or not a PyTorch file "
+                                 f"({type(exc).__name__}: {first}); download or save it again") from exc
 
 
 def disable_running_stats(module: nn.Module) -> None:

@@ -200,7 +200,7 @@ class GANimationEditor(Editor):
         out = attention * x + (1 - attention) * colour
         size = images.shape[-1]
         att = F.interpolate(attention, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1).cpu()
-        used = [{"au": [round(float(v) * 5, 3) for v in row]} for row in au]
+        used = [{"au": {name: round(float(v) * 5, 3) for name, v in zip(AUS, row)}} for row in au]
         return EditOutput(from_native(out, size, bgr=False).float().cpu(), {"attention": att}, used)
 
 

@@ -5,8 +5,8 @@ Files are found through ``pattern`` under ``directory``; the fields are ``image_
 Edits of another size are centre-cropped and resized to the protocol resolution. A
 missing or unreadable file fails only its own row (``status=error`` with the path).
 
-The runner calls :meth:`PrecomputedEditor.edit_by_id` because finding a file needs the
-image id, which the plain :meth:`Editor.edit` interface does not carry.
+The runner's :meth:`~emobench.editors.base.Editor.edit_batch` carries the image ids that finding
+a file needs (the plain :meth:`Editor.edit` does not); it calls :meth:`PrecomputedEditor.edit_by_id`.
 
 Example:
     >>> import tempfile, torch
@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from emobench.datasets.folder import square_resize
-from emobench.editors.base import (EditOutput, Editor, NoOptions, check_images, check_labels, check_seeds,
+from emobench.editors.base import (EditBatch, EditOutput, Editor, NoOptions, check_images, check_labels, check_seeds,
                                    options_from_mapping)
 from emobench.imageio import ImageReadError, load_image
 from emobench.labels import EMOTIONS
@@ -91,7 +91,11 @@ class PrecomputedEditor(Editor):
     def _edit(self, images: torch.Tensor, source_labels: torch.Tensor, target_labels: torch.Tensor,
               seeds: list[int], params: Any) -> EditOutput:
         raise RuntimeError("the precomputed editor finds files by image id: run it through `emobench run` "
-                           "(which calls edit_by_id), not edit()")
+                           "or edit_batch (which carry image ids; edit_by_id does the lookup), not edit()")
+
+    def edit_batch(self, batch: EditBatch) -> tuple[EditOutput, list[str | None]]:
+        """The stored edits of a runner batch, found by image id."""
+        return self.edit_by_id(batch.image_ids, batch.images, batch.source_labels, batch.targets, seeds=batch.seeds)
 
     def edit_by_id(self, image_ids: Sequence[str], images: torch.Tensor, source_labels: Sequence[int],
                    targets: Sequence[Sequence[int]], *, seeds: Sequence[int] | None = None

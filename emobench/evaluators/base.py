@@ -71,6 +71,8 @@ class Evaluator(ABC):
 
     #: Registry name, e.g. ``"quality"``, ``"emotion"``, ``"identity"``.
     name: ClassVar[str] = ""
+    #: Options that are file paths: the runner stores them absolute, so ``score`` finds them from any folder.
+    path_options: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     @abstractmethod

@@ -26,7 +26,7 @@ from emobench.editors.base import options_from_mapping
 from emobench.evaluators import EMOTION_BACKENDS
 from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
 from emobench.labels import EMOTIONS
-from emobench.weights import locate
+from emobench.weights import candidate_paths, get_asset, locate
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def _backend_options(backend: str, options: EmotionOptions) -> dict[str, Any]:
     if backend == "synthetic-judge":
         return {"weights": options.weights} if options.weights else {}
     if options.model or options.weights:
-        raise TypeError(f"emotion backend {backend!r} takes no model/weights option")
+        raise ValueError(f"emotion backend {backend!r} takes no model/weights option")
     return {}
 
 
@@ -63,21 +63,32 @@ class EmotionEvaluator(Evaluator):
     """Emotion probabilities of each edit and whether the target emotion was reached."""
 
     name = "emotion"
+    path_options = ("weights",)
 
-    def __init__(self, classifier, backend: str):
+    def __init__(self, classifier, backend: str, fallback: str = ""):
         self.classifier = classifier
         self.backend = backend
+        self.fallback = fallback
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], device: torch.device | str = "cpu") -> "EmotionEvaluator":
         opts = options_from_mapping(EmotionOptions, options, "emotion evaluator options")
         backend = choose_backend(opts)
         classifier = EMOTION_BACKENDS.get(backend).from_config(_backend_options(backend, opts), device)
-        return cls(classifier, backend)
+        fallback = ""
+        if opts.backend == "auto" and backend != "hsemotion":
+            model = opts.model or "enet_b2_8"
+            looked = "; ".join(str(p) for p in candidate_paths(get_asset(f"hsemotion-{model}")))
+            fallback = (f"emotion backend auto fell back to the offline stand-in {backend}: the paper's HSEmotion "
+                        f"{model} was not found (looked in {looked}); emotion scores are not comparable to the "
+                        f"paper's")
+            print(f"emobench: {fallback}", flush=True)  # one line, so nobody mistakes it for the paper's judge
+        return cls(classifier, backend, fallback)
 
     def info(self) -> EvaluatorInfo:
         inner = self.classifier.info()
-        return EvaluatorInfo(self.name, inner.backend, inner.weights_sha256, inner.settings)
+        settings = {**inner.settings, **({"fallback": self.fallback} if self.fallback else {})}
+        return EvaluatorInfo(self.name, inner.backend, inner.weights_sha256, settings)
 
     def metrics(self) -> list[MetricInfo]:
         per_class = [MetricInfo(f"emotion.{c}", True, f"probability of {c}") for c in EMOTIONS]

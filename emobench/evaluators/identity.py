@@ -40,7 +40,8 @@ BACKENDS = ("sface", "insightface")
 
 @dataclass(frozen=True)
 class IdentityOptions:
-    """backend: sface | insightface; model: ONNX path (insightface; sface defaults to the asset);
+    """backend: sface | insightface; model: ONNX path, or an insightface pack name (buffalo_l, the default,
+    or antelopev2) found in $EMOBENCH_WEIGHTS, the cache or insightface's own ~/.insightface/models/<pack>/;
     detect: find and align faces; on_no_face: center | nan; face_policy: largest | error;
     cache_size: source embeddings kept in memory; disk_cache: also keep them as .npy under EMOBENCH_HOME;
     face_backend: yunet (offline default) | mtcnn | fan (needs the face-alignment package)."""
@@ -84,10 +85,26 @@ def onnx_session(path: Path, device: torch.device | str = "cpu"):
     return ort.InferenceSession(model.SerializeToString(), opts, providers=providers)
 
 
+INSIGHTFACE_PACKS = {"buffalo_l": "insightface-buffalo_l", "antelopev2": "insightface-antelopev2"}
+
+
+def model_path(options: IdentityOptions) -> Path:
+    """The ONNX file of the backend: ``model`` as a path, an insightface pack name (``buffalo_l``,
+    ``antelopev2``: found in ``$EMOBENCH_WEIGHTS``, the cache or ``~/.insightface/models/<pack>/``), or the
+    default (sface's asset; insightface's buffalo_l)."""
+    if options.backend == "sface":
+        return Path(options.model).expanduser() if options.model else resolve("sface")
+    pack = options.model or "buffalo_l"
+    if pack in INSIGHTFACE_PACKS:
+        return resolve(INSIGHTFACE_PACKS[pack])
+    return Path(pack).expanduser()
+
+
 class IdentityEvaluator(Evaluator):
     """Identity similarity between each source and its edit."""
 
     name = "identity"
+    path_options = ("model",)
 
     def __init__(self, options: IdentityOptions, device: torch.device | str = "cpu"):
         if options.backend not in BACKENDS:
@@ -99,15 +116,13 @@ class IdentityEvaluator(Evaluator):
                              f"got {options.face_backend!r}")
         if options.on_no_face not in ("center", "nan"):
             raise ValueError(f"identity: on_no_face must be 'center' or 'nan', got {options.on_no_face!r}")
-        if options.backend == "insightface" and not options.model:
-            raise ValueError("identity: backend 'insightface' needs model=PATH to an ArcFace/CosFace ONNX file "
-                             "(e.g. buffalo_l's w600k_r50.onnx or a Glint360K r100)")
         self.options = options
-        path = Path(options.model).expanduser() if options.model else resolve("sface")
+        path = model_path(options)
         if not path.is_file():
             raise FileNotFoundError(f"identity: model file {path} not found")
         self.model_path = path
-        self.sha256 = ASSETS["sface"].sha256 if not options.model else sha256_file(path)
+        self.sha256 = (ASSETS["sface"].sha256 if options.backend == "sface" and not options.model
+                       else sha256_file(path))
         self._session = onnx_session(path, device)
         self._input = self._session.get_inputs()[0].name
         self._detector = make_detector(options.face_backend, str(device)) if options.detect else None

@@ -45,6 +45,7 @@ class PairedEvaluator(Evaluator):
     """Distance of the edit to the ground-truth target image (lower LPIPS / higher PSNR is better)."""
 
     name = "paired"
+    path_options = ("identity_model",)
 
     def __init__(self, quality: QualityEvaluator, identity=None):
         self.quality = quality

@@ -43,6 +43,11 @@ class YuNetDetector:
     def __init__(self, model_path: Path, score_threshold: float = 0.6, nms_threshold: float = 0.3):
         import cv2
 
+        # OpenCV's DNN logs "[ WARN:0@…] setPreferableTarget …" on stderr for every YuNet it builds: a message
+        # about its own graph engine that users cannot act on. Errors still show.
+        from cv2.utils import logging as cv_logging
+
+        cv_logging.setLogLevel(cv_logging.LOG_LEVEL_ERROR)
         self._cv2 = cv2
         self.model_path = Path(model_path)
         self._net = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, nms_threshold, 50)

@@ -14,9 +14,17 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
 import numpy as np
 
 from emobench.faces.detect import Face
+from emobench.weights import MissingWeightError, get_asset, locate, missing_message, offline, torch_hub_dir
+
+FAN_ASSETS = ("fan-2dfan4", "fan-s3fd")
 
 # iBUG-68 indices: 36-41 right eye (image left), 42-47 left eye, 30 nose tip, 48/54 mouth corners.
 _RIGHT_EYE, _LEFT_EYE, _NOSE, _MOUTH_R, _MOUTH_L = slice(36, 42), slice(42, 48), 30, 48, 54
@@ -46,7 +54,13 @@ class FANDetector:
                               "pip install face-alignment (or pip install 'emobench[paper]'); "
                               "the default backend 'yunet' needs nothing extra") from exc
         kind = getattr(face_alignment.LandmarksType, "TWO_D", None) or face_alignment.LandmarksType._2D
-        return cls(face_alignment.FaceAlignment(kind, device=device, face_detector="sfd"))
+        with fan_weights():
+            try:
+                return cls(face_alignment.FaceAlignment(kind, device=device, face_detector="sfd"))
+            except OSError as exc:  # face-alignment's own download failed (no network, blocked URL)
+                raise MissingWeightError(f"face-alignment could not fetch its weights ({type(exc).__name__}: "
+                                         f"{exc}).\n" + "\n".join(missing_message(get_asset(n)) for n in FAN_ASSETS)
+                                         ) from None
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
         """Every face in an ``(H, W, 3)`` uint8 BGR image, best score first."""
@@ -65,11 +79,46 @@ class FANDetector:
         return sorted(faces, key=lambda f: -f.score)
 
 
+@contextlib.contextmanager
+def fan_weights() -> Iterator[None]:
+    """Make face-alignment find its two files without a download where they already are.
+
+    face-alignment loads them from torch hub's checkpoint folder (downloading when absent). Found there:
+    nothing to do. Found in ``$EMOBENCH_WEIGHTS`` or the emobench cache: torch hub is pointed, for this
+    block only, at a temporary folder linking to them. Missing with ``EMOBENCH_OFFLINE=1``: one clear error
+    instead of face-alignment's download attempt.
+    """
+    found = {name: locate(name) for name in FAN_ASSETS}
+    missing = [name for name, path in found.items() if path is None]
+    hub = torch_hub_dir() / "checkpoints"
+    if missing:
+        if offline():
+            raise MissingWeightError("\n".join(missing_message(get_asset(n)) for n in missing))
+        yield  # face-alignment downloads what it lacks itself (its official URLs)
+        return
+    if all(path.parent == hub for path in found.values()):
+        yield
+        return
+    import torch.hub
+
+    previous = torch.hub.get_dir()
+    with tempfile.TemporaryDirectory(prefix="emobench-fan-") as tmp:
+        (Path(tmp) / "checkpoints").mkdir()
+        for path in found.values():
+            (Path(tmp) / "checkpoints" / path.name).symlink_to(path.resolve())
+        torch.hub.set_dir(tmp)
+        try:
+            yield
+        finally:
+            torch.hub.set_dir(previous)
+
+
 def fan_unavailable() -> str | None:
     """Why FAN cannot run here (``None`` when it can): face-alignment missing, or, offline, its weights.
 
-    face-alignment downloads its SFD and 2DFAN-4 weights into torch's hub cache on first use; with
-    ``EMOBENCH_OFFLINE=1`` (the tests) they must already lie there.
+    The weights are the assets ``fan-2dfan4`` and ``fan-s3fd`` (torch hub's cache, ``$EMOBENCH_WEIGHTS`` or
+    the emobench cache, see :func:`fan_weights`); face-alignment downloads them itself unless
+    ``EMOBENCH_OFFLINE=1``.
 
     Example:
         >>> isinstance(fan_unavailable(), (str, type(None)))
@@ -79,21 +128,10 @@ def fan_unavailable() -> str | None:
         import face_alignment  # noqa: F401
     except ImportError:
         return "the face-alignment package is not installed (pip install face-alignment, or 'emobench[paper]')"
-    from emobench.weights import offline
-
-    if not offline():
-        return None
-    import glob
-    import os
-
-    import torch
-
-    folder = os.path.join(torch.hub.get_dir(), "checkpoints")
-    # face-alignment names its files <model>-<hash>.<ext> (2DFAN4_1.6-... for newer torch builds).
-    absent = [name for name, pattern in (("SFD (s3fd-*.pth)", "s3fd-*.pth"), ("2DFAN-4 (2DFAN4*.zip)", "2DFAN4*.zip"))
-              if not glob.glob(os.path.join(folder, pattern))]
-    if absent:
-        return f"FAN weights {' and '.join(absent)} are not in {folder} and EMOBENCH_OFFLINE=1 forbids downloading them"
+    missing = [name for name in FAN_ASSETS if locate(name) is None]
+    if missing and offline():
+        return ("FAN weights are absent (" + "; ".join(missing_message(get_asset(n)).splitlines()[0] for n in missing)
+                + ") and EMOBENCH_OFFLINE=1 forbids downloading them")
     return None
 
 

@@ -1,6 +1,6 @@
 """``synthetic-judge``: a small CNN emotion classifier for the synthetic world.
 
-It is trained here (:mod:`emobench.synthetic.train_judge`) on renders of the ``judge``
+It is trained here (:mod:`emobench.train.judge`, ``emobench train judge``) on renders of the ``judge``
 identity split only, so it never saw the people an editor trains on (``train``) or is
 evaluated on (``test``). The weights ship in the package as safetensors with the model
 config in the metadata.
@@ -90,7 +90,7 @@ def load_judge(path: Path) -> JudgeNet:
 
     if not path.is_file():
         raise MissingWeightError(f"synthetic judge weights not found at {path}; train them with "
-                                 "`python -m emobench.synthetic.train_judge --out PATH` (see docs/synthetic.md)")
+                                 "`emobench train judge --out PATH` (see docs/synthetic.md)")
     with safe_open(str(path), framework="pt") as fh:
         meta = fh.metadata() or {}
     if "judge_config" not in meta:

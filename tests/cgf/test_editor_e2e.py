@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from emobench.cgf.config import CGFConfig
-from emobench.cgf.editor import CGFEditor
-from emobench.cgf.train import save_tuned
+from emobench.editors.ldm.cgf_editor import CGFEditor
+from emobench.train.cgf import save_tuned
 from emobench.cli import main
 from emobench.editors.ldm.editor import LDMEditor
 from emobench.editors.ldm.model import checkpoint_sha256, load_checkpoint
@@ -89,6 +89,10 @@ def test_lambda_dir_selects_among_tunings(tmp_path, micro_checkpoint):
         cgf.tuned_for(1, -1.0)
     with pytest.raises(ValueError, match="lambda_dir=3"):
         cgf.tuned_for(1, 3.0)
+    # A grid value no tuning has is refused when the run is planned, not once per request.
+    with pytest.raises(ValueError, match=r"no tuned U-Net .* has lambda_dir=3 \(have: 0, 2\)"):
+        cgf.parse_params({"lambda_dir": 3.0})
+    assert cgf.parse_params({"lambda_dir": 2.0}).lambda_dir == 2.0
 
 
 def test_leakage_guard_names_shared_weights(tmp_path, micro_checkpoint):

@@ -9,11 +9,11 @@ import torch
 
 from emobench.cgf.config import CGFConfig
 from emobench.cgf.encoders import build_direction, build_identity
-from emobench.cgf.latents import latent_key, precompute
+from emobench.train.cgf_latents import latent_key, precompute
 from emobench.cgf.losses import CGFLoss
-from emobench.cgf.train import finetune, subset_indices
-from emobench.cgf import train as train_mod
-from emobench.editors.ldm.data import TrainingData
+from emobench.train.cgf import finetune, subset_indices
+from emobench.train import cgf as train_mod
+from emobench.train.data import TrainingData
 
 from .conftest import micro_model
 
@@ -64,7 +64,7 @@ def test_subset_draws_from_all_classes_or_excludes_the_target():
 
 
 def test_validation_latents_are_held_out_and_select_the_best_step(tmp_path, tuned_setup):
-    from emobench.cgf.train import validation_indices
+    from emobench.train.cgf import validation_indices
     from safetensors import safe_open
 
     model, cfg, lat, loss = tuned_setup

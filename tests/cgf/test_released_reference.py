@@ -16,7 +16,7 @@ import torch
 
 from emobench.cgf.config import CGFConfig
 from emobench.cgf.losses import CGFLoss, source_prompt_labels
-from emobench.cgf.train import tuning_loss
+from emobench.train.cgf import tuning_loss
 from emobench.editors.ldm.ddim import ddim_sample
 from emobench.editors.ldm.loading import load_ldm
 from emobench.editors.ldm.schedule import ddim_timesteps
@@ -173,7 +173,7 @@ def test_one_adamw_step_moves_the_unet_as_the_released_optimizer(refs, data, dir
 def test_tuned_inference_matches_the_released_output(refs, data, guidance, key):
     from safetensors.torch import load_file
 
-    from emobench.cgf.editor import CGFParams
+    from emobench.editors.ldm.cgf_editor import CGFParams
 
     _, cgf = refs
     inputs, _, tuned_expected = data
@@ -191,8 +191,8 @@ def test_tuned_inference_matches_the_released_output(refs, data, guidance, key):
 
 
 def test_precompute_inverts_contempt_as_contempt_and_truncates_the_l2_target(refs, data, tmp_path):
-    from emobench.cgf.latents import precompute
-    from emobench.editors.ldm.data import TrainingData
+    from emobench.train.cgf_latents import precompute
+    from emobench.train.data import TrainingData
 
     inputs, _, _ = data
     images = torch.from_numpy(inputs["images"])

@@ -93,7 +93,7 @@ def test_face_policies():
         det.detect(np.zeros((96, 96), np.uint8))
 
 
-def test_insightface_backend_with_an_arcface_signature_onnx(tmp_path):
+def test_insightface_backend_with_an_arcface_signature_onnx(tmp_path, monkeypatch):
     onnx = pytest.importorskip("onnx")
 
     class TinyArc(torch.nn.Module):
@@ -117,8 +117,20 @@ def test_insightface_backend_with_an_arcface_signature_onnx(tmp_path):
     cols = ev.evaluate(EvalBatch(x, y, torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long)))
     assert np.allclose(cols["csim"][:2], 1.0, atol=1e-5) and cols["csim"][2] < 0.999
     assert ev.info().backend == "insightface"
-    with pytest.raises(ValueError, match="needs model=PATH"):
-        EVALUATORS.get("identity").from_config({"backend": "insightface"})
+    # No model: insightface's default pack, looked for where insightface itself unpacks it.
+    import shutil
+
+    from emobench.weights import MissingWeightError
+
+    home = path.parent / "home"
+    monkeypatch.setenv("HOME", str(home))
+    with pytest.raises(MissingWeightError, match=r"\.insightface/models/buffalo_l/w600k_r50\.onnx"):
+        EVALUATORS.get("identity").from_config({"backend": "insightface", "detect": False})
+    pack = home / ".insightface" / "models" / "buffalo_l"
+    pack.mkdir(parents=True)
+    shutil.copy(path, pack / "w600k_r50.onnx")
+    ev = EVALUATORS.get("identity").from_config({"backend": "insightface", "detect": False})
+    assert ev.model_path == pack / "w600k_r50.onnx"
 
 
 def test_disk_cache_survives_a_new_evaluator_and_is_keyed_by_weights(tmp_path, monkeypatch):

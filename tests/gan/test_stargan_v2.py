@@ -19,9 +19,11 @@ import torch
 from PIL import Image
 
 from emobench.editors import EDITORS
-from emobench.editors import stargan_v2 as sg
+from emobench.editors.stargan_v2 import checkpoint as sg_ckpt
+from emobench.editors.stargan_v2 import editor as sg_editor
+from emobench.editors.stargan_v2 import networks as sg_nets
 from emobench.editors.gan_common import GANCheckpointError
-from emobench.editors.wing import FAN, face_masks
+from emobench.editors.stargan_v2.wing import FAN, face_masks
 
 
 def sections(path: Path) -> dict[str, dict[str, tuple[int, ...]]]:
@@ -44,9 +46,9 @@ LISTINGS = [("keys_stargan_celebahq.txt", 256, 1.0, 2), ("keys_stargan_128_hpf0_
 def test_networks_match_the_official_listings(shared_dir, name, img_size, w_hpf, num_domains):
     ref = sections(shared_dir / "reference" / name)
     with torch.device("meta"):  # shapes only: no 40M-parameter initialisation
-        nets = {"generator": sg.Generator(img_size, 64, w_hpf=w_hpf),
-                "mapping_network": sg.MappingNetwork(16, 64, num_domains),
-                "style_encoder": sg.StyleEncoder(img_size, 64, num_domains)}
+        nets = {"generator": sg_nets.Generator(img_size, 64, w_hpf=w_hpf),
+                "mapping_network": sg_nets.MappingNetwork(16, 64, num_domains),
+                "style_encoder": sg_nets.StyleEncoder(img_size, 64, num_domains)}
     if w_hpf > 0:
         nets["fan"] = FAN()  # small; on "meta" its coordinate maps would cost seconds of decompositions
     assert sorted(nets) == sorted(ref)
@@ -64,34 +66,34 @@ def test_networks_match_the_official_listings(shared_dir, name, img_size, w_hpf,
 def _state_from_listing(listing: dict[str, dict[str, tuple[int, ...]]]) -> dict[str, dict[str, torch.Tensor]]:
     nets = {part: {k: torch.empty(shape, device="meta") for k, shape in keys.items()} for part, keys in listing.items()}
     if "hpf.filter" in nets["generator"]:
-        nets["generator"]["hpf.filter"] = sg.HPF_KERNEL / 1.0  # the official value at w_hpf = 1
+        nets["generator"]["hpf.filter"] = sg_nets.HPF_KERNEL / 1.0  # the official value at w_hpf = 1
     return nets
 
 
 @pytest.mark.parametrize("name,img_size,w_hpf,num_domains", LISTINGS)
 def test_config_is_read_off_the_listed_keys_and_shapes(shared_dir, name, img_size, w_hpf, num_domains):
     nets = _state_from_listing(sections(shared_dir / "reference" / name))
-    assert sg.infer_config(nets) == sg.StarGANv2Config(img_size, 64, 16, num_domains, 512, 512, w_hpf)
+    assert sg_ckpt.infer_config(nets) == sg_ckpt.StarGANv2Config(img_size, 64, 16, num_domains, 512, 512, w_hpf)
     if w_hpf > 0:
         released = {**nets, "generator": {k: v for k, v in nets["generator"].items() if k != "hpf.filter"}}
-        assert sg.infer_config(released).w_hpf == 1.0  # no filter saved: the official default
-        assert sg.infer_config(released, w_hpf=2.0).w_hpf == 2.0
-        assert sg.infer_config({**nets, "generator": {**nets["generator"], "hpf.filter": sg.HPF_KERNEL / 4}}).w_hpf == 4
+        assert sg_ckpt.infer_config(released).w_hpf == 1.0  # no filter saved: the official default
+        assert sg_ckpt.infer_config(released, w_hpf=2.0).w_hpf == 2.0
+        assert sg_ckpt.infer_config({**nets, "generator": {**nets["generator"], "hpf.filter": sg_nets.HPF_KERNEL / 4}}).w_hpf == 4
         with pytest.raises(ValueError, match=r"hpf.filter says w_hpf = 1, got w_hpf=2"):
-            sg.infer_config(nets, w_hpf=2.0)
+            sg_ckpt.infer_config(nets, w_hpf=2.0)
         with pytest.raises(GANCheckpointError, match="3x3 Laplacian"):
-            sg.infer_config({**nets, "generator": {**nets["generator"], "hpf.filter": torch.ones(3, 3)}})
+            sg_ckpt.infer_config({**nets, "generator": {**nets["generator"], "hpf.filter": torch.ones(3, 3)}})
     else:
         with pytest.raises(ValueError, match="trained with w_hpf = 0"):
-            sg.infer_config(nets, w_hpf=1.0)
+            sg_ckpt.infer_config(nets, w_hpf=1.0)
 
 
 def test_config_errors_name_what_is_wrong():
     with pytest.raises(GANCheckpointError, match="from_rgb has 100 channels"):
-        sg.infer_config({"generator": {"from_rgb.weight": torch.empty(100, 3, 3, 3)}, "mapping_network": {}})
+        sg_ckpt.infer_config({"generator": {"from_rgb.weight": torch.empty(100, 3, 3, 3)}, "mapping_network": {}})
     g = {"from_rgb.weight": torch.empty(128, 3, 3, 3), "encode.0.conv1.weight": torch.empty(1)}
     with pytest.raises(GANCheckpointError, match="1 encoder blocks; a 128-px model has 5 .w_hpf = 0. or 6"):
-        sg.infer_config({"generator": g, "mapping_network": {}})
+        sg_ckpt.infer_config({"generator": g, "mapping_network": {}})
 
 
 # --------------------------------------------------------------------------------------------- fixtures
@@ -100,7 +102,7 @@ def test_config_errors_name_what_is_wrong():
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
     """8 domains (the card's default order), 32 px, w_hpf = 0."""
-    path = sg.make_random_checkpoint(tmp_path_factory.mktemp("sg") / "000100_nets_ema.ckpt", 32, 8)
+    path = sg_ckpt.make_random_checkpoint(tmp_path_factory.mktemp("sg") / "000100_nets_ema.ckpt", 32, 8)
     yield path
     path.unlink()
 
@@ -108,7 +110,7 @@ def ckpt(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hpf_ckpt(tmp_path_factory):
     """2 domains, 32 px, w_hpf = 1 with a random FAN under 'fan'."""
-    path = sg.make_random_checkpoint(tmp_path_factory.mktemp("sg") / "000100_nets_ema.ckpt", 32, 2, w_hpf=1.0)
+    path = sg_ckpt.make_random_checkpoint(tmp_path_factory.mktemp("sg") / "000100_nets_ema.ckpt", 32, 2, w_hpf=1.0)
     yield path
     path.unlink()
 
@@ -130,7 +132,7 @@ FAST = {"n_latents": 256}  # the paper's 10,000 is the default; tests need not p
 
 
 def test_contract_shapes_range_determinism(editor):
-    assert editor.config == sg.StarGANv2Config(32, 64, 16, 8, 512, 512, 0.0)
+    assert editor.config == sg_ckpt.StarGANv2Config(32, 64, 16, 8, 512, 512, 0.0)
     x = torch.rand(2, 3, 48, 48)
     a = editor.edit(x, [0, 1], [1, 3], **FAST)
     b = editor.edit(x, [0, 1], [1, 3], **FAST)
@@ -160,7 +162,7 @@ def test_mean_style_is_the_seeded_mean_and_is_cached(editor, ckpt, monkeypatch):
     files = list(home.rglob("domain3-n300-seed5.npy"))
     assert len(files) == 1 and editor.sha256[:12] in str(files[0])
     # A fresh editor reads the disk cache: the mapping network is not run again.
-    fresh = sg.StarGANv2Editor(editor.nets, editor.init, editor.sha256)
+    fresh = sg_editor.StarGANv2Editor(editor.nets, editor.init, editor.sha256)
 
     def fail(*args):
         raise AssertionError("mapping network called despite the cache")
@@ -195,14 +197,14 @@ def test_params_are_checked(editor):
 def test_domains_map_checkpoint_order_to_affectnet(ckpt, hpf_editor):
     build = EDITORS.get("stargan-v2").from_config
     with pytest.raises(ValueError, match=r"domains\[1\]: unknown emotion label 'hapy'.*did you mean 'happy'"):
-        sg.parse_domains(["angry", "hapy"], 2)
-    assert sg.parse_domains(["angry", "happy"], 2) == (6, 1)  # aliases are fine
+        sg_editor.parse_domains(["angry", "hapy"], 2)
+    assert sg_editor.parse_domains(["angry", "happy"], 2) == (6, 1)  # aliases are fine
     with pytest.raises(ValueError, match="the checkpoint has 8 domains but domains lists 2 .neutral, happy."):
         build({"checkpoint": str(ckpt), "domains": ["neutral", "happy"]})
     with pytest.raises(ValueError, match="got happy more than once"):
-        sg.parse_domains(["happy", "smiling"], 2)
+        sg_editor.parse_domains(["happy", "smiling"], 2)
     with pytest.raises(ValueError, match="expected a list of emotion names, got 'happy'"):
-        sg.parse_domains("happy", 1)
+        sg_editor.parse_domains("happy", 1)
     with pytest.raises(ValueError, match=r"stargan-v2 has no domain for 'sad' \(its domains: neutral, happy"):
         hpf_editor.edit(torch.rand(1, 3, 32, 32), [0], [2], **FAST)
 
@@ -233,7 +235,7 @@ def test_wrong_layout_names_the_keys(ckpt, tmp_path):
     torch.save({"from_rgb.weight": torch.zeros(1)}, small)
     with pytest.raises(GANCheckpointError, match="expected a dict of state dicts with keys generator, mapping_network"):
         build({"checkpoint": str(small)})
-    torch.save({"generator": {"hpf.filter": sg.HPF_KERNEL}, "mapping_network": {}, "style_encoder": {}}, small)
+    torch.save({"generator": {"hpf.filter": sg_nets.HPF_KERNEL}, "mapping_network": {}, "style_encoder": {}}, small)
     with pytest.raises(GANCheckpointError, match="generator has no 'from_rgb.weight'"):
         build({"checkpoint": str(small)})
 
@@ -279,7 +281,7 @@ def test_high_pass_without_fan_needs_wing(hpf_ckpt, tmp_path):
     fan.pop("l0.bias")
     torch.save({"state_dict": fan}, wing)
     with pytest.raises(GANCheckpointError, match=r"FAN \(wing\).*1 missing \(l0.bias\)"):
-        sg.load_wing(FAN(), wing)
+        sg_ckpt.load_wing(FAN(), wing)
 
 
 def test_face_masks_follow_the_official_recipe():
@@ -312,11 +314,11 @@ def test_reference_guided_styles(editor, tmp_path):
     for name in ("happy", "Sadness"):
         pixels = (np.random.default_rng(0).random((40, 40, 3)) * 255).astype(np.uint8)
         Image.fromarray(pixels).save(refs / f"{name}.png")
-    ed = sg.StarGANv2Editor(editor.nets, dataclasses.replace(editor.init, references=str(refs)), editor.sha256)
+    ed = sg_editor.StarGANv2Editor(editor.nets, dataclasses.replace(editor.init, references=str(refs)), editor.sha256)
     out = ed.edit(torch.rand(2, 3, 32, 32), [0, 0], [1, 2], style="reference")
     assert [u["reference"] for u in out.used] == ["happy.png", "Sadness.png"]
     with torch.no_grad():
-        direct = editor.nets.style_encoder(sg.to_native(ed.references[1][1][None], 32, bgr=False), torch.tensor([4]))
+        direct = editor.nets.style_encoder(sg_editor.to_native(ed.references[1][1][None], 32, bgr=False), torch.tensor([4]))
     assert torch.allclose(ed.reference_style(1), direct[0])
     assert set(ed.identity()["references_sha256"]) == {"happy", "sad"}
     with pytest.raises(ValueError, match=r"no reference image for 'fear' .*found: happy, sad"):
@@ -325,7 +327,7 @@ def test_reference_guided_styles(editor, tmp_path):
         editor.edit(torch.rand(1, 3, 32, 32), [0], [1], style="reference")
     (refs / "smile2.png").write_bytes((refs / "happy.png").read_bytes())
     with pytest.raises(ValueError, match="smile2.png is not named after an emotion"):
-        sg.read_references(refs)
+        sg_editor.read_references(refs)
 
 
 # --------------------------------------------------------------------------------------------- golden, CLI

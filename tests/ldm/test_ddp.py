@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from emobench.editors.ldm.trainer import train_ldm, train_vqgan
+from emobench.train.ldm import train_ldm, train_vqgan
 from tests.ldm.test_editor_trainer import _tiny_cfg
 
 

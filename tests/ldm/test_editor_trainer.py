@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from emobench.editors import EDITORS
-from emobench.editors.ldm.trainer import TrainConfig, diffusion_loss, train_ldm, train_vqgan
+from emobench.train.ldm import TrainConfig, diffusion_loss, train_ldm, train_vqgan
 from tests.ldm.conftest import micro_model
 
 FAST = {"ddim_steps": 4, "t0": 300}
@@ -156,7 +156,7 @@ def test_lr_as_given_when_scaling_is_off():
 
 
 def test_validation_loss_has_no_label_dropout():
-    from emobench.editors.ldm.trainer import draw_loss_inputs
+    from emobench.train.ldm import draw_loss_inputs
 
     m = micro_model()
     z0 = torch.randn(64, 3, 8, 8)

@@ -187,7 +187,7 @@ def test_a_file_that_is_no_checkpoint_is_one_clear_error(tmp_path):
 
 
 def test_convert_writes_an_emobench_checkpoint_with_the_same_edits(ref, tmp_path, inputs, expected):
-    from emobench.editors.ldm.trainer import convert_checkpoint
+    from emobench.train.ldm import convert_checkpoint
 
     dest = convert_checkpoint(ref / "tiny.ckpt", tmp_path / "tiny.safetensors", ref / "tiny_config.yaml")
     assert checkpoint_format(dest) == "safetensors"

@@ -55,5 +55,5 @@ def test_groundtruth_row_on_london_pairs(tmp_path, shared_data, capsys):
 def test_groundtruth_without_a_reference_is_a_row_error(tmp_path):
     from emobench.editors.groundtruth import GroundTruthEditor
 
-    with pytest.raises(ValueError, match="runs through `emobench run`"):
+    with pytest.raises(ValueError, match="call edit_batch with a references loader"):
         GroundTruthEditor().edit(__import__("torch").rand(1, 3, 8, 8), [0], [1])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -30,6 +31,7 @@ def register() -> None:
     EVALUATORS.register("fake-broken", "tests.spine.fakes:BrokenEvaluator")
     EDITORS.register("fake-shift", "tests.spine.fakes:ShiftEditor")
     EDITORS.register("fake-slow", "tests.spine.fakes:SlowEditor")
+    EDITORS.register("fake-buggy", "tests.spine.fakes:BuggyEditor")
 
 
 @dataclass(frozen=True)
@@ -132,12 +134,31 @@ class ShiftEditor(Editor):
         return EditOutput(images=(images + shift[:, None, None, None] + noise).clamp(0, 1))
 
 
+@dataclass(frozen=True)
+class SlowParams(ShiftParams):
+    delay: float = 0.03  # seconds per image
+    hold: str = ""  # while this file exists (at most 120 s), every edit waits: a test decides when the run goes on
+
+
 class SlowEditor(ShiftEditor):
-    """ShiftEditor that sleeps per image, so a test can kill a run mid-way."""
+    """ShiftEditor that sleeps per image, so a test can kill a run mid-way (or hold it while it tests)."""
+
+    Params = SlowParams
 
     def identity(self) -> dict[str, Any]:
         return {"editor": "fake-slow", "checkpoints": {}}
 
     def _edit(self, images, source_labels, target_labels, seeds, params) -> EditOutput:
-        time.sleep(0.03 * images.shape[0])
+        deadline = time.monotonic() + 120
+        while params.hold and Path(params.hold).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(params.delay * images.shape[0])
         return super()._edit(images, source_labels, target_labels, seeds, params)
+
+
+class BuggyEditor(ShiftEditor):
+    """A plugin with a bug of its own: building it raises an exception that is not about the card."""
+
+    @classmethod
+    def from_config(cls, init: Mapping[str, Any], device: torch.device | str = "cpu") -> "BuggyEditor":
+        return None + 1  # type: ignore[operator]

@@ -47,7 +47,9 @@ def test_bad_method_cards_name_file_and_key(tmp_path, text, match):
 
 @pytest.mark.parametrize("head, match", [
     ('resolution = true', r"resolution: expected a positive integer, got True"),
-    ('resolution = 4', r"expected an integer >= 8"),
+    ('resolution = 4', r"expected an integer in 8..4096, got 4"),
+    ('resolution = 100000', r"expected an integer in 8..4096, got 100000"),
+    ('seeds = [-1]', r"seeds: expected a non-empty list of integers >= 0"),
     ('targets = ["happy", "contempt"]', r"contempt is never an edit target"),
     ('targets = ["hapy"]', r"did you mean 'happy'"),
     ('seeds = [0, 0]', r"distinct seeds"),
@@ -95,7 +97,7 @@ def test_set_precedence_and_places(cards_dir):
 @pytest.mark.parametrize("assignment, match", [
     ("nosuchkey=1", r"--set nosuchkey: is not a key"),
     ("amount", r"expected key=value"),
-    ("protocol.resolution=2", r"after --set: .*expected an integer >= 8"),
+    ("protocol.resolution=2", r"^--set protocol.resolution=2: expected an integer in 8..4096, got 2$"),
     ("protocol.nosuch=2", r"--set protocol.nosuch: expected one of"),
     ("evaluators.fake-mae=1", r"evaluators.<name>.<option>"),
 ])

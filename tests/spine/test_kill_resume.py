@@ -1,11 +1,15 @@
-"""Kill a run with SIGKILL mid-way, resume it, and compare with a clean run."""
+"""Kill a run with SIGKILL (or stop it with SIGTERM, a scheduler's time limit) mid-way, resume it,
+and compare with a clean run."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from emobench.store import read_run
 from tests.spine.conftest import write_method, write_protocol
@@ -23,7 +27,8 @@ def _strip(records):
     return {r["request_id"]: {k: v for k, v in r.items() if k != "runtime_s"} for r in records}
 
 
-def test_sigkill_then_resume_equals_clean_run(tmp_path, cards_dir):
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_kill_then_resume_equals_clean_run(tmp_path, cards_dir, signum):
     method = write_method(cards_dir, name="slow", editor="fake-slow")
     proto = write_protocol(cards_dir, sources='["neutral", "happy", "sad", "contempt"]',
                            targets='["happy", "sad", "anger"]', per_class=6)
@@ -40,9 +45,13 @@ def test_sigkill_then_resume_equals_clean_run(tmp_path, cards_dir):
             break
         time.sleep(0.02)
     assert proc.poll() is None, "the run finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
     run_dir = next(killed_out.rglob("manifest.json")).parent
+    if signum == signal.SIGTERM:  # handled like Ctrl-C: one line, exit 128+15, the manifest says so
+        assert proc.returncode == 143, err
+        assert err.decode().strip() == "interrupted (SIGTERM); rerun the same command to resume"
+        assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
     partial = read_run(run_dir)
     assert 8 <= len(partial) < 60  # 6 people x (3+2+2+3) edits = 60 requests
     resumed = subprocess.run(_cmd(method, proto, killed_out), cwd=REPO, env=env, capture_output=True, text=True,

@@ -48,3 +48,25 @@ def test_installed_wheel_finds_cards(wheel, tmp_path):
     folder, title, dataset = proc.stdout.split("\n")[:3]
     assert Path(folder) == site / "emobench" / "_cards" / "methods"
     assert title == "Identity (no edit)" and dataset == "synthetic"
+
+
+@pytest.mark.slow
+def test_core_install_without_extras_runs_the_identity_method(wheel, tmp_path):
+    """`pip install emobench` (no extras) in a fresh venv: the default path imports only core dependencies."""
+    import os
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    py = venv / "bin" / "python"
+    proc = subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)], capture_output=True, text=True,
+                          timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shared = Path(os.environ.get("EMOBENCH_SHARED", REPO.parent / "shared"))
+    env = {"PATH": str(venv / "bin") + ":/usr/bin:/bin", "HOME": str(tmp_path), "EMOBENCH_OFFLINE": "1",
+           "EMOBENCH_WEIGHTS": str(shared / "weights"), "EMOBENCH_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([str(venv / "bin" / "emobench"), "run", "--method", "identity", "--protocol", "synthetic",
+                           "--set", "per_class=1", "--set", "dataset.identities=2", "--limit", "4", "--quiet",
+                           "--out", str(tmp_path / "runs")], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "4 new records (0 errors)" in proc.stdout

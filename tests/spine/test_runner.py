@@ -63,6 +63,9 @@ def test_resume_skips_and_limit_then_full_equals_clean(cards_dir, tmp_path):
     assert part.written == 3 and read_manifest(part.run_dir)["status"] == "partial"
     rest = _run(cards_dir, tmp_path / "b", batch_size=3)
     assert rest.written == 7 and rest.skipped == 3
+    manifest = read_manifest(rest.run_dir)  # the sizes the records were made with (they may differ slightly)
+    assert manifest["batch_size"] == 3 and manifest["batch_sizes"] == [2, 3]
+    assert read_manifest(clean.run_dir)["batch_sizes"] == [16]
     a, b = read_run(clean.run_dir), read_run(rest.run_dir)
     assert len(b) == len({r["request_id"] for r in b}) == 10
     ignore = {"runtime_s"}
@@ -229,3 +232,10 @@ def test_identity_edit_scores_as_its_source_exactly(cards_dir, tmp_path):
     result = run(load_method("identity"), protocol, RunOptions(out=tmp_path, quiet=True))
     records = read_run(result.run_dir)
     assert len(records) == 10 and all(r["metric.mae"] == 0.0 for r in records)
+
+
+def test_what_the_editor_used_reaches_the_records_as_cond_columns(cards_dir, tmp_path):
+    protocol = load_protocol(str(write_protocol(cards_dir)))
+    result = run(load_method("identity"), protocol, RunOptions(out=tmp_path, quiet=True))
+    records = read_run(result.run_dir)
+    assert all(r["cond.target"] == r["target_index"] for r in records)  # identity reports the target it was given

@@ -55,5 +55,14 @@ def test_judge_recognises_held_out_faces():
 
 
 def test_judge_missing_weights_is_clear(tmp_path):
-    with pytest.raises(MissingWeightError, match="train_judge"):
+    with pytest.raises(MissingWeightError, match="emobench train judge"):
         EMOTION_BACKENDS.get("synthetic-judge").from_config({"weights": str(tmp_path / "nope.safetensors")})
+
+
+@pytest.mark.parametrize("stage", ["judge", "standin"])
+def test_synthetic_world_trainers_run_under_emobench_train(stage, tmp_path, capsys):
+    from emobench.cli import main
+
+    out = tmp_path / f"{stage}.safetensors"
+    assert main(["train", stage, "--steps", "2", "--identities", "2", "--per-identity", "2", "--out", str(out)]) == 0
+    assert out.is_file() and f"wrote {out}" in capsys.readouterr().out

@@ -22,11 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from emobench.editors.base import EditOutput, Editor, check_images, check_labels, check_seeds, options_from_mapping
-from emobench.editors.ldm.ddim import check_chain_end, ddim_invert, ddim_sample
+from emobench.editors.ldm.ddim import CHAIN_ENDS, ddim_invert, ddim_sample
 from emobench.editors.ldm.loading import load_ldm
 from emobench.editors.ldm.model import LatentDiffusion, checkpoint_sha256
 from emobench.editors.ldm.schedule import ddim_timesteps
 from emobench.labels import editing_source
+from emobench.options import require
 
 DEMO_CHECKPOINT = Path(__file__).parent / "demo" / "ldm_synthetic_demo.safetensors"
 
@@ -57,6 +58,17 @@ class LDMParams:
     inversion: str = "next"
     cfg_in_inversion: bool = True
     chain_end: str = "alpha0"  # the released sampler's ᾱ₀ = alphas_cumprod[0]; "one": ᾱ = 1 (emobench 0.1)
+
+    def __post_init__(self) -> None:
+        # Ranges the sampler needs (types are checked before, from the annotations); t0 <= T and
+        # ddim_steps <= T are checked by the editor, which knows T.
+        require(self.ddim_steps >= 2, "ddim_steps", f"ddim_steps: expected an integer >= 2 (DDIM needs at least "
+                                                    f"two timesteps), got {self.ddim_steps}")
+        require(0 <= self.eta <= 1, "eta", f"eta: expected a number in [0, 1] (0 = deterministic DDIM), got {self.eta}")
+        require(self.inversion in ("next", "current"), "inversion",
+                f"inversion: expected 'next' or 'current', got {self.inversion!r}")
+        require(self.chain_end in CHAIN_ENDS, "chain_end",
+                f"chain_end: expected one of {', '.join(CHAIN_ENDS)}, got {self.chain_end!r}")
 
 
 def resolve_checkpoint(name: str) -> Path:
@@ -123,13 +135,10 @@ class LDMEditor(Editor):
 
     def parse_params(self, params: Mapping[str, Any]) -> LDMParams:
         p = super().parse_params(params)
-        if not 0 < p.t0 <= self.model.config.diffusion.timesteps:
-            raise ValueError(f"t0 must be in 1..{self.model.config.diffusion.timesteps}, got {p.t0}")
-        if p.inversion not in ("next", "current"):
-            raise ValueError(f"inversion must be 'next' or 'current', got {p.inversion!r}")
-        if p.eta < 0:
-            raise ValueError(f"eta must be >= 0, got {p.eta}")
-        check_chain_end(p.chain_end)
+        total = self.model.config.diffusion.timesteps
+        require(0 < p.t0 <= total, "t0", f"t0 must be in 1..{total} (the model's T), got {p.t0}")
+        require(p.ddim_steps <= total, "ddim_steps", f"ddim_steps: expected at most {total} (the model's T), "
+                                                     f"got {p.ddim_steps}")
         return p
 
     def _to_model(self, images: torch.Tensor) -> torch.Tensor:

@@ -2,9 +2,9 @@
 
 Checkpoints are safetensors with the model config in the metadata (loading needs no
 flags). ``weights="ema"`` loads the EMA copy (editing), ``"raw"`` the trained weights
-(CGF-tuned models are used raw, as in the paper). The paper's Lightning checkpoint layout
-(``first_stage_model.*``, ``model.diffusion_model.*``, ``cond_stage_model.*``, ``model_ema.*``)
-is read by :func:`load_lightning_checkpoint`, strictly, with a report of missing/unexpected keys.
+(CGF-tuned models are used raw, as in the paper). The paper's released Lightning checkpoints
+are read by :mod:`emobench.editors.ldm.released`; :func:`emobench.editors.ldm.loading.load_ldm`
+takes either.
 
 Example:
     >>> import torch, tempfile, pathlib
@@ -204,13 +204,6 @@ def load_checkpoint(path: str | Path, weights: str = "ema", device: torch.device
     else:
         raise ValueError(f"weights must be 'ema', 'raw' or 'both', got {weights!r}")
     return model.to(device).eval()
-
-
-def load_lightning_checkpoint(path: str | Path, config: LDMConfig, weights: str = "ema") -> LatentDiffusion:
-    """The paper's released Lightning checkpoint (see :mod:`emobench.editors.ldm.released`)."""
-    from emobench.editors.ldm.released import load_released_checkpoint
-
-    return load_released_checkpoint(path, config, weights)
 
 
 def checkpoint_sha256(path: str | Path) -> str:

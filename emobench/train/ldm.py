@@ -25,8 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emobench.editors.ldm.config import LDMConfig, VQGANConfig, _build
-from emobench.editors.ldm.data import TrainingData
+from emobench.editors.ldm.config import LDMConfig
+from emobench.train.data import TrainingData
 from emobench.editors.ldm.model import LatentDiffusion, load_checkpoint, read_metadata
 
 

@@ -135,6 +135,17 @@ class CGFEditor(LDMEditor):
                     seen[json.dumps({"role": role, **info}, sort_keys=True)] = {"role": role, **info}
         return list(seen.values())
 
+    def parse_params(self, params: Mapping[str, Any]) -> CGFParams:
+        """As ``ldm``'s, and a ``lambda_dir`` that no tuned file has is refused when the run is planned
+        (not as one error row per request)."""
+        p = super().parse_params(params)
+        if p.lambda_dir >= 0 and not any(abs(t.lambda_dir - p.lambda_dir) < 1e-9 for t in self.tuned):
+            have = ", ".join(sorted({f"{t.lambda_dir:g}" for t in self.tuned}))
+            raise ValueError(f"lambda_dir: no tuned U-Net in {self.cgf_init.tuned} has lambda_dir={p.lambda_dir:g} "
+                             f"(have: {have}); tune it with `emobench train cgf --target all --out "
+                             f"{self.cgf_init.tuned} --set lambda_dir={p.lambda_dir:g}`")
+        return p
+
     def tuned_for(self, target: int, lambda_dir: float) -> TunedUNet:
         options = [t for t in self.tuned if t.target == target]
         if lambda_dir >= 0:

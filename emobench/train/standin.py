@@ -2,7 +2,7 @@
 
 Reproduce the packaged weights (CPU, one thread, a few minutes)::
 
-    python -m emobench.cgf.train_standin --out emobench/cgf/weights/synthetic_standin_encoder.safetensors
+    emobench train standin --out emobench/cgf/weights/synthetic_standin_encoder.safetensors
 
 Both heads are trained with a cosine-softmax (CosFace-style margin) over learned class weights:
 8 expression classes (margin 0.1) and the encoder-split people (margin 0.2, half weight). The expression prototypes written with the
@@ -11,6 +11,7 @@ weights are the normalised mean embeddings of clean prototype renders of each cl
 
 from __future__ import annotations
 
+import argparse
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from emobench.labels import EMOTIONS
 from emobench.synthetic.dataset import SyntheticTrainingSet
 from emobench.synthetic.faces import Expression, identities, render_batch
-from emobench.synthetic.train_judge import augment, fit, training_parser
+from emobench.train.synthetic_world import augment, fit
 from emobench.cgf.standin import StandInConfig, StandInNet, save_standin
 
 
@@ -60,10 +61,8 @@ def evaluate(net: StandInNet, split: str, n_identities: int, size: int) -> tuple
     return expr_acc, id_acc
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = training_parser(__doc__, "encoder", identities=256, per_identity=24, steps=1000)
-    args = parser.parse_args(argv)
-
+def run(args: argparse.Namespace) -> int:
+    """``emobench train standin``: train, report held-out accuracies, write ``args.out``."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
@@ -94,6 +93,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.out}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,6 @@
-"""Command-line wiring of ``emobench train cgf`` (kept free of heavy imports so ``--help`` is fast)."""
+"""The ``emobench train cgf`` arguments and entry (kept free of heavy imports so ``--help`` is fast).
+
+The work is :func:`emobench.train.cgf.tune_targets`; this module only reads the command line."""
 
 from __future__ import annotations
 
@@ -44,19 +46,12 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from emobench.cgf.config import CGFConfig
-    from emobench.cgf.encoders import build_direction, build_identity
-    from emobench.cgf.latents import precompute
-    from emobench.cgf.losses import CGFLoss
-    from emobench.cgf.train import finetune
-    from emobench.editors.ldm.data import TrainingData
-    from emobench.editors.ldm.editor import resolve_checkpoint
-    from emobench.editors.ldm.loading import load_ldm
-    from emobench.editors.ldm.model import checkpoint_sha256
     from emobench.building import resolve_device
     from emobench.cards import parse_assignment
-    from emobench.commands.train import file_logger
+    from emobench.cgf.config import CGFConfig
     from emobench.errors import UserError
+    from emobench.train.cgf import tune_targets
+    from emobench.train.logs import file_logger
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -68,24 +63,6 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise UserError(f"train cgf: {exc}") from exc
     out = Path(args.out)
-    log = file_logger(out, args.quiet)
-
-    path = resolve_checkpoint(cfg.checkpoint)
-    base_sha = checkpoint_sha256(path)
-    device = torch.device(resolve_device(args.device))
-    model = load_ldm(path, weights=cfg.base_weights, device=device)
-    try:
-        direction = build_direction(cfg.direction, device, cfg.templates) if cfg.lambda_dir else None
-        identity = build_identity(cfg.identity, device) if cfg.lambda_id else None
-        loss = CGFLoss(cfg.loss_weights, direction, identity)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"train cgf: {exc}") from exc
-    data = TrainingData.from_config(cfg.data, model.config.first_stage.resolution)
-    latents = precompute(model, base_sha, cfg, data, Path(args.cache) if args.cache else None, device,
-                         log=log, quiet=args.quiet)
-    base_unet = {k: v.clone() for k, v in model.unet.state_dict().items()}
-    for target in targets:
-        model.unet.load_state_dict(base_unet)  # every target starts from the base weights
-        tcfg = CGFConfig.from_mapping({**cfg.to_dict(), "target": target})
-        finetune(model, latents, tcfg, loss, out, base_sha, resume=args.resume, device=device, log=log)
+    tune_targets(cfg, targets, out, cache=Path(args.cache) if args.cache else None, resume=args.resume,
+                 device=torch.device(resolve_device(args.device)), log=file_logger(out, args.quiet), quiet=args.quiet)
     return 0

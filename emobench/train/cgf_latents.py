@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from emobench.cgf.config import CGFConfig
-from emobench.editors.ldm.data import TrainingData
+from emobench.train.data import TrainingData
 from emobench.editors.ldm.ddim import ddim_invert
 from emobench.editors.ldm.model import LatentDiffusion
 from emobench.editors.ldm.schedule import ddim_timesteps

@@ -1,6 +1,6 @@
 """``emobench train cgf``: CLIP-guided finetuning of the U-Net for one target emotion.
 
-Each step takes a batch of precomputed inverted latents (:mod:`emobench.cgf.latents`), runs a
+Each step takes a batch of precomputed inverted latents (:mod:`emobench.train.cgf_latents`), runs a
 differentiable ``tune_steps``-step DDIM from t0 with the target label (each U-Net call
 recomputed in the backward pass when ``grad_checkpoint``), decodes through the frozen first
 stage and minimises ``λ_dir·L_dir + λ_id·L_id + λ_ℓ2·L2`` (:mod:`emobench.cgf.losses`) with
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from emobench.cgf.config import CGFConfig
-from emobench.cgf.latents import LatentSet
+from emobench.train.cgf_latents import LatentSet
 from emobench.cgf.losses import CGFLoss, LossTerms
 from emobench.editors.ldm.ddim import ddim_sample
 from emobench.editors.ldm.model import LatentDiffusion
@@ -179,3 +179,36 @@ def finetune(model: LatentDiffusion, latents: LatentSet, cfg: CGFConfig, loss: C
     log(f"wrote {path}" + (f" (step {best['step']} of {step}, lowest validation loss {best['loss']:.4f})"
                            if cfg.select == "val_loss" else ""))
     return path
+
+
+def tune_targets(cfg: CGFConfig, targets: list[str], out: Path, cache: Path | None = None, resume: bool = False,
+                 device: torch.device | str = "cpu", log: Callable[[str], None] = print,
+                 quiet: bool = False) -> list[Path]:
+    """The whole ``emobench train cgf``: load the base, build the loss networks, precompute (or reuse) the
+    inverted latents once, then tune one U-Net per target from the base weights; returns the tuned files."""
+    from emobench.cgf.encoders import build_direction, build_identity
+    from emobench.editors.ldm.editor import resolve_checkpoint
+    from emobench.editors.ldm.loading import load_ldm
+    from emobench.editors.ldm.model import checkpoint_sha256
+    from emobench.errors import UserError
+    from emobench.train.cgf_latents import precompute
+    from emobench.train.data import TrainingData
+
+    path = resolve_checkpoint(cfg.checkpoint)
+    base_sha = checkpoint_sha256(path)
+    model = load_ldm(path, weights=cfg.base_weights, device=device)
+    try:
+        direction = build_direction(cfg.direction, device, cfg.templates) if cfg.lambda_dir else None
+        identity = build_identity(cfg.identity, device) if cfg.lambda_id else None
+        loss = CGFLoss(cfg.loss_weights, direction, identity)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"train cgf: {exc}") from exc
+    data = TrainingData.from_config(cfg.data, model.config.first_stage.resolution)
+    latents = precompute(model, base_sha, cfg, data, cache, device, log=log, quiet=quiet)
+    base_unet = {k: v.clone() for k, v in model.unet.state_dict().items()}
+    written = []
+    for target in targets:
+        model.unet.load_state_dict(base_unet)  # every target starts from the base weights
+        tcfg = CGFConfig.from_mapping({**cfg.to_dict(), "target": target})
+        written.append(finetune(model, latents, tcfg, loss, out, base_sha, resume=resume, device=device, log=log))
+    return written
