@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 
@@ -123,3 +124,21 @@ def pixel_sha256(image: torch.Tensor) -> str:
     h.update(str(arr.shape).encode())
     h.update(arr.tobytes())
     return h.hexdigest()
+
+
+def square_resize(image: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Centre-crop ``(3, H, W)`` to a square and resize to ``resolution`` (bilinear, antialiased).
+
+    Example:
+        >>> square_resize(torch.rand(3, 20, 10), 8).shape
+        torch.Size([3, 8, 8])
+    """
+    _, h, w = image.shape
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    crop = image[:, top:top + side, left:left + side]
+    if side == resolution:
+        return crop.contiguous()
+    out = F.interpolate(crop[None], size=(resolution, resolution), mode="bilinear", antialias=True,
+                        align_corners=False)[0]
+    return out.clamp(0, 1)

@@ -162,3 +162,18 @@ def build_options(cls: type, values: Mapping[str, Any], where: str) -> Any:
         raise OptionError(exc.key, f"{where}: {exc}") from exc
     except ValueError as exc:
         raise OptionError("", f"{where}: {exc}") from exc
+
+
+def options_from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    """Build the frozen options dataclass ``cls`` from ``values``, strictly (:func:`build_options`): the name
+    every plugin uses for its ``[init]``, ``[params]``, ``[dataset]`` and ``[evaluators.<name>]`` tables.
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass(frozen=True)
+        ... class P:
+        ...     guidance: float = 3.0
+        >>> options_from_mapping(P, {"guidance": 5}, "params of ldm")
+        P(guidance=5)
+    """
+    return build_options(cls, values, where)

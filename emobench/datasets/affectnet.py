@@ -60,7 +60,7 @@ from emobench.datasets import affectnet_layouts as layouts
 from emobench.datasets.affectnet_layouts import COLUMNS, EXCLUDED_CODES, parse_code  # noqa: F401 (public names)
 from emobench.datasets.base import Dataset, DatasetError, Sample
 from emobench.datasets.faces import FaceHints, FacePrep
-from emobench.editors.base import options_from_mapping
+from emobench.options import options_from_mapping
 from emobench.faces.aligners import ALIGNS, LANDMARK_SOURCES
 from emobench.labels import EMOTIONS
 

@@ -29,18 +29,13 @@ import torch
 from emobench.datasets.base import DatasetError
 from emobench.faces.aligners import AlignError, FaceHints, make_aligner
 from emobench.faces.cache import CachedNoFace, FaceCache, default_root
-from emobench.imageio import ImageReadError, load_image, to_uint8
+from emobench.imageio import ImageReadError, load_image, square_resize, to_uint8
 
 __all__ = ["FaceHints", "FacePrep"]
 
 ALIGN_HELP = ("align: none (whole image) | box (the data set's face box) | paper (the paper's crop from 68 "
               "landmarks: FAN, or the data set's own) | eyeline (YuNet, offline)")
 
-
-def _square_resize(image: torch.Tensor, resolution: int) -> torch.Tensor:
-    from emobench.datasets.folder import square_resize
-
-    return square_resize(image, resolution)
 
 
 def _crop_box(image: torch.Tensor, box: tuple[int, int, int, int], where: str) -> torch.Tensor:
@@ -106,7 +101,7 @@ class FacePrep:
             image = load_image(path)
             if self.used == "box" and hints.box is not None:
                 image = _crop_box(image, hints.box, where)
-            return _square_resize(image, resolution)
+            return square_resize(image, resolution)
         try:
             data = Path(path).read_bytes()
         except OSError as exc:

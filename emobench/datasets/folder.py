@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from emobench.datasets.base import Dataset, DatasetError, Sample
-from emobench.editors.base import options_from_mapping
+
+from emobench.options import options_from_mapping
 from emobench.labels import parse_label
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
@@ -54,24 +54,6 @@ class FolderOptions:
     align: str = "none"
     landmarks: str = "auto"
     cache: str = ""
-
-
-def square_resize(image: torch.Tensor, resolution: int) -> torch.Tensor:
-    """Centre-crop ``(3, H, W)`` to a square and resize to ``resolution`` (bilinear, antialiased).
-
-    Example:
-        >>> square_resize(torch.rand(3, 20, 10), 8).shape
-        torch.Size([3, 8, 8])
-    """
-    _, h, w = image.shape
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    crop = image[:, top:top + side, left:left + side]
-    if side == resolution:
-        return crop.contiguous()
-    out = F.interpolate(crop[None], size=(resolution, resolution), mode="bilinear", antialias=True,
-                        align_corners=False)[0]
-    return out.clamp(0, 1)
 
 
 class FolderDataset(Dataset):

@@ -28,7 +28,7 @@ import torch
 from emobench.datasets.base import Dataset, DatasetError, Sample
 from emobench.datasets.faces import FaceHints, FacePrep
 from emobench.datasets.folder import IMAGE_SUFFIXES
-from emobench.editors.base import options_from_mapping
+from emobench.options import options_from_mapping
 from emobench.labels import parse_label
 
 HAPPY = parse_label("happy")

@@ -26,7 +26,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import torch
 
 from emobench.labels import NUM_CLASSES
-from emobench.options import build_options
+from emobench.options import options_from_mapping
 
 
 @dataclass(frozen=True)
@@ -65,23 +65,6 @@ class EditBatch:
     @property
     def rows(self) -> int:
         return sum(len(t) for t in self.targets)
-
-
-def options_from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:
-    """Build the frozen options dataclass ``cls`` from ``values``, strictly (:func:`emobench.options.build_options`).
-
-    Unknown keys raise :class:`~emobench.options.OptionError` (a ``TypeError``) that lists the
-    accepted names with their defaults; values must fit the field types; the class's
-    ``__post_init__`` checks ranges.
-
-    Example:
-        >>> @dataclass(frozen=True)
-        ... class P:
-        ...     guidance: float = 3.0
-        >>> options_from_mapping(P, {"guidance": 5}, "params of ldm")
-        P(guidance=5)
-    """
-    return build_options(cls, values, where)
 
 
 def check_images(images: torch.Tensor, *, resolution: int | None = None) -> None:

@@ -30,7 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emobench.editors.base import EditOutput, Editor, options_from_mapping
+from emobench.editors.base import EditOutput, Editor
+from emobench.options import options_from_mapping
 from emobench.editors.gan_common import (GANCheckpointError, disable_running_stats, from_native, read_state,
                                          strict_load, to_native)
 from emobench.editors.ganmut import ResidualBlock, stargan_v1_trunk

@@ -31,7 +31,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from emobench.editors.base import EditOutput, Editor, options_from_mapping
+from emobench.editors.base import EditOutput, Editor
+from emobench.options import options_from_mapping
 from emobench.editors.gan_common import disable_running_stats, from_native, read_state, strict_load, to_native
 from emobench.labels import EMOTIONS, parse_label
 from emobench.weights import sha256_file

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 
 import torch
 
-from emobench.editors.base import EditOutput, Editor, NoOptions, options_from_mapping
+from emobench.editors.base import EditOutput, Editor, NoOptions
+from emobench.options import options_from_mapping
 
 
 class IdentityEditor(Editor):

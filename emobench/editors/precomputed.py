@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from emobench.datasets.folder import square_resize
+from emobench.imageio import square_resize
 from emobench.editors.base import (EditBatch, EditOutput, Editor, NoOptions, check_images, check_labels, check_seeds,
                                    options_from_mapping)
 from emobench.imageio import ImageReadError, load_image

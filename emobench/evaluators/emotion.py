@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from emobench.editors.base import options_from_mapping
+from emobench.options import options_from_mapping
 from emobench.evaluators import EMOTION_BACKENDS
 from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
 from emobench.labels import EMOTIONS

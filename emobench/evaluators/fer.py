@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
-from emobench.editors.base import options_from_mapping
+from emobench.options import options_from_mapping
 from emobench.evaluators.base import EvaluatorInfo
 from emobench.evaluators.emotion_base import EmotionClassifier
 from emobench.evaluators.keras_graph import KerasGraph

@@ -27,11 +27,12 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from emobench.editors.base import options_from_mapping
+from emobench.options import options_from_mapping
 from emobench.evaluators.cache import FeatureCache
 from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
 from emobench.faces.align import arcface_align
-from emobench.faces.detect import DETECTORS, choose_face, make_detector
+from emobench.faces.face import choose_face
+from emobench.faces import DETECTORS, make_detector
 from emobench.imageio import to_uint8
 from emobench.weights import ASSETS, resolve, sha256_file
 
@@ -112,7 +113,7 @@ class IdentityEvaluator(Evaluator):
         if options.face_policy not in ("largest", "error"):
             raise ValueError(f"identity: face_policy must be 'largest' or 'error', got {options.face_policy!r}")
         if options.face_backend not in DETECTORS:
-            raise ValueError(f"identity: face_backend must be one of {', '.join(DETECTORS)}, "
+            raise ValueError(f"identity: face_backend must be one of {', '.join(DETECTORS.names())}, "
                              f"got {options.face_backend!r}")
         if options.on_no_face not in ("center", "nan"):
             raise ValueError(f"identity: on_no_face must be 'center' or 'nan', got {options.on_no_face!r}")

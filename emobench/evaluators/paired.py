@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from emobench.editors.base import options_from_mapping
+from emobench.options import options_from_mapping
 from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
 from emobench.evaluators.quality import QualityEvaluator, QualityOptions, psnr_ssim
 

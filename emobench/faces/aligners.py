@@ -122,7 +122,7 @@ class EyelineAligner(Aligner):
 
     def align(self, rgb: np.ndarray, hints: FaceHints, size: int, where: str) -> np.ndarray:
         from emobench.faces.align import PAPER_EYES_128, eye_line_align
-        from emobench.faces.detect import choose_face
+        from emobench.faces.face import choose_face
 
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         face = choose_face(self._detector.detect(bgr), "largest", where)

@@ -12,29 +12,12 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from emobench.faces.face import Face
 from emobench.weights import resolve
-
-
-class NoFaceError(ValueError):
-    """No face (or, under the ``error`` policy, more than one) was found in an image."""
-
-
-@dataclass(frozen=True)
-class Face:
-    """A detection: ``box`` (x, y, w, h) in pixels, ``landmarks`` (5, 2) x/y in pixels, ``score``."""
-
-    box: tuple[float, float, float, float]
-    landmarks: np.ndarray
-    score: float
-
-    @property
-    def area(self) -> float:
-        return self.box[2] * self.box[3]
 
 
 class YuNetDetector:
@@ -51,6 +34,11 @@ class YuNetDetector:
         self._cv2 = cv2
         self.model_path = Path(model_path)
         self._net = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, nms_threshold, 50)
+
+    @classmethod
+    def create(cls, device: str = "cpu") -> "YuNetDetector":
+        """The registry's constructor (``device`` unused: OpenCV runs on the CPU)."""
+        return cls.from_weights()
 
     @classmethod
     def from_weights(cls, score_threshold: float = 0.6) -> "YuNetDetector":
@@ -99,48 +87,3 @@ class YuNetDetector:
         if not estimates:
             return face
         return Face(face.box, np.mean(estimates, axis=0), face.score)
-
-
-def choose_face(faces: list[Face], policy: str, where: str = "image") -> Face:
-    """Pick one face: ``largest`` (default policy) or ``error`` when there is not exactly one.
-
-    Example:
-        >>> f = Face((0, 0, 10, 10), np.zeros((5, 2)), 0.9)
-        >>> choose_face([f], "error") is f
-        True
-    """
-    if not faces:
-        raise NoFaceError(f"{where}: no face found")
-    if policy == "largest":
-        return max(faces, key=lambda f: f.area)
-    if policy == "error":
-        if len(faces) > 1:
-            raise NoFaceError(f"{where}: {len(faces)} faces found, expected one (policy 'error'; use 'largest')")
-        return faces[0]
-    raise ValueError(f"face policy must be 'largest' or 'error', got {policy!r}")
-
-
-DETECTORS = ("yunet", "mtcnn", "fan")
-
-
-def make_detector(backend: str = "yunet", device: str = "cpu"):
-    """A face detector by name: ``yunet`` (default, offline, OpenCV), ``mtcnn`` (torch, facenet-pytorch
-    weights) or ``fan`` (needs the face-alignment package). All return :class:`Face` lists.
-
-    Example:
-        >>> make_detector("dlib")
-        Traceback (most recent call last):
-        ...
-        ValueError: face backend must be one of yunet, mtcnn, fan; got 'dlib'
-    """
-    if backend == "yunet":
-        return YuNetDetector.from_weights()
-    if backend == "mtcnn":
-        from emobench.faces.mtcnn import MTCNNDetector
-
-        return MTCNNDetector.from_weights()
-    if backend == "fan":
-        from emobench.faces.fan import FANDetector
-
-        return FANDetector.create(device)
-    raise ValueError(f"face backend must be one of {', '.join(DETECTORS)}; got {backend!r}")

@@ -21,7 +21,7 @@ from typing import Iterator
 
 import numpy as np
 
-from emobench.faces.detect import Face
+from emobench.faces.face import Face
 from emobench.weights import MissingWeightError, get_asset, locate, missing_message, offline, torch_hub_dir
 
 FAN_ASSETS = ("fan-2dfan4", "fan-s3fd")

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emobench.faces.detect import Face
+from emobench.faces.face import Face
 from emobench.weights import resolve
 
 
@@ -119,6 +119,11 @@ class MTCNNDetector:
                  thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7), factor: float = 0.709):
         self.pnet, self.rnet, self.onet = pnet, rnet, onet
         self.min_size, self.thresholds, self.factor = min_size, thresholds, factor
+
+    @classmethod
+    def create(cls, device: str = "cpu") -> "MTCNNDetector":
+        """The registry's constructor (runs on the CPU)."""
+        return cls.from_weights()
 
     @classmethod
     def from_weights(cls) -> "MTCNNDetector":

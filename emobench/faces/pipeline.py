@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from emobench.faces.align import arcface_align, eye_line_align
-from emobench.faces.detect import Face, choose_face
+from emobench.faces.face import Face, choose_face
 
 METHODS = ("paper", "arcface")
 

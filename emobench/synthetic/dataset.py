@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from emobench.datasets.base import Dataset, DatasetError, Sample
-from emobench.editors.base import options_from_mapping
+from emobench.options import options_from_mapping
 from emobench.labels import EMOTIONS, parse_label
 from emobench.synthetic.faces import SPLITS, Expression, Identity, identities, render_batch
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emobench.editors.base import options_from_mapping
+from emobench.options import options_from_mapping
 from emobench.evaluators.base import EvaluatorInfo
 from emobench.evaluators.emotion_base import EmotionClassifier
 from emobench.labels import NUM_CLASSES

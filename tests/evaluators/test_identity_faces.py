@@ -12,7 +12,8 @@ import torch
 from emobench.evaluators import EVALUATORS
 from emobench.evaluators.base import EvalBatch
 from emobench.faces.align import ARCFACE_TEMPLATE, EYE_TEMPLATE_128, eye_line_matrix, similarity_matrix
-from emobench.faces.detect import NoFaceError, YuNetDetector, choose_face
+from emobench.faces.detect import YuNetDetector
+from emobench.faces.face import NoFaceError, choose_face
 from emobench.imageio import load_image
 
 
@@ -159,13 +160,15 @@ def test_disk_cache_survives_a_new_evaluator_and_is_keyed_by_weights(tmp_path, m
 def test_fan_backend_is_optional_with_a_clear_error(monkeypatch):
     import sys
 
-    from emobench.faces.detect import make_detector
+    from emobench.faces import make_detector
     from emobench.faces.fan import FANDetector, five_from_68
 
     monkeypatch.setitem(sys.modules, "face_alignment", None)  # as if not installed
     with pytest.raises(ImportError, match="pip install face-alignment"):
         make_detector("fan")
-    with pytest.raises(ValueError, match="yunet, mtcnn, fan"):
+    from emobench.registry import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="unknown face detector 'dlib'"):
         make_detector("dlib")
     pts = np.arange(136, dtype=float).reshape(68, 2)
     five = five_from_68(pts)
@@ -220,7 +223,7 @@ def test_mtcnn_backend_puts_eyes_on_the_template(shared_data):
     """MTCNN (facenet-pytorch weights, our torch cascade) on a quarter-size copy of each photo."""
     import cv2
 
-    from emobench.faces.detect import make_detector
+    from emobench.faces import make_detector
 
     det = make_detector("mtcnn")
     photos = (_templated_photos(shared_data / "london_orig" / "neutral_front")

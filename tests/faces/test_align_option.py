@@ -13,7 +13,8 @@ from emobench.datasets import DATASETS
 from emobench.datasets.base import DatasetError
 from emobench.faces.align import PAPER_EYES_128, eye_line_matrix
 from emobench.faces.cache import CachedNoFace
-from emobench.faces.detect import NoFaceError, YuNetDetector, choose_face
+from emobench.faces.detect import YuNetDetector
+from emobench.faces.face import NoFaceError, choose_face
 from emobench.faces.aligners import EyelineAligner
 from emobench.imageio import save_png
 from tests.faces.tem import read_tem, templated_photos

@@ -17,7 +17,7 @@ from emobench.cards import load_protocol
 from emobench.cli import main
 from emobench.datasets import DATASETS
 from emobench.datasets.base import DatasetError
-from emobench.datasets.folder import square_resize
+from emobench.imageio import square_resize
 from emobench.faces.paper import released_crop
 from emobench.imageio import ImageReadError, load_image, save_png, to_uint8
 from emobench.labels import EMOTIONS, TARGET_EMOTIONS

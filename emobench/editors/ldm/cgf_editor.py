@@ -22,7 +22,8 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from emobench.editors.base import EditOutput, options_from_mapping
+from emobench.editors.base import EditOutput
+from emobench.options import options_from_mapping
 from emobench.editors.ldm.ddim import ddim_sample
 from emobench.editors.ldm.editor import LDMEditor, LDMInit, LDMParams, autocast_for, check_precision, load_editor_model
 from emobench.labels import EMOTIONS, editing_source

@@ -21,7 +21,8 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from emobench.editors.base import EditOutput, Editor, check_images, check_labels, check_seeds, options_from_mapping
+from emobench.editors.base import EditOutput, Editor, check_images, check_labels, check_seeds
+from emobench.options import options_from_mapping
 from emobench.editors.ldm.ddim import CHAIN_ENDS, ddim_invert, ddim_sample
 from emobench.editors.ldm.loading import load_ldm
 from emobench.editors.ldm.model import LatentDiffusion, checkpoint_sha256

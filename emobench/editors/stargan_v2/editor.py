@@ -47,7 +47,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from emobench.editors.base import EditOutput, Editor, options_from_mapping, per_sample_noise
+from emobench.editors.base import EditOutput, Editor, per_sample_noise
+from emobench.options import options_from_mapping
 from emobench.editors.gan_common import from_native, to_native
 from emobench.editors.stargan_v2.checkpoint import StarGANv2Nets, load_checkpoint
 from emobench.evaluators.cache import FeatureCache
