@@ -16,8 +16,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -25,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+from emobench.atomic import atomic_file
 
 
 class ImageReadError(ValueError):
@@ -103,17 +103,8 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 def save_png(image: torch.Tensor, path: str | Path) -> str:
     """Write a lossless 8-bit PNG atomically (tmp file + ``os.replace``); return the file's sha256."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(to_uint8(image)).save(fh, format="PNG")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as fh:
+        Image.fromarray(to_uint8(image)).save(fh, format="PNG")
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from emobench.atomic import write_json_atomic, write_text_atomic  # noqa: F401 - the store's writers
 
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
@@ -34,26 +35,6 @@ RECORDS = "records.jsonl"
 def shard_suffix(shard: int, num_shards: int) -> str:
     """``""`` for an unsharded run, else ``".shard-<i>-of-<N>"``."""
     return "" if num_shards == 1 else f".shard-{shard}-of-{num_shards}"
-
-
-def write_json_atomic(path: Path, value: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and ``os.replace`` (never half-written)."""
-    write_text_atomic(path, json.dumps(value, indent=2, sort_keys=False, allow_nan=False) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text atomically (tmp file in the same folder, fsync, ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from emobench import paths
 from emobench.registry import suggest
 
 
@@ -173,8 +174,7 @@ def weights_dirs() -> list[Path]:
 
 def cache_dir() -> Path:
     """``$EMOBENCH_HOME/weights`` (default ``~/.cache/emobench/weights``)."""
-    home = os.environ.get("EMOBENCH_HOME") or str(Path("~/.cache/emobench").expanduser())
-    return Path(home).expanduser() / "weights"
+    return paths.home("weights")
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

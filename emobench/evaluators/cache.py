@@ -10,6 +10,9 @@ features of an old one.
 
 Example:
     >>> import numpy as np
+
+from emobench import paths
+from emobench.atomic import atomic_file
     >>> c = FeatureCache("sface", "fb143eea0783", capacity=2)
     >>> c.put("img-a", np.ones(3))
     >>> c.get("img-a").tolist(), c.get("img-b")
@@ -18,21 +21,21 @@ Example:
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+
+from emobench import paths
+from emobench.atomic import atomic_file
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 def features_root() -> Path:
     """``$EMOBENCH_HOME/cache/features`` (default ``~/.cache/emobench/cache/features``)."""
-    home = os.environ.get("EMOBENCH_HOME") or str(Path("~/.cache/emobench").expanduser())
-    return Path(home).expanduser() / "cache" / "features"
+    return paths.home("cache", "features")
 
 
 class FeatureCache:
@@ -82,15 +85,8 @@ class FeatureCache:
         self._remember(key, value)
         path = self._path(key)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    np.save(fh, value, allow_pickle=False)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with atomic_file(path) as fh:
+                np.save(fh, value, allow_pickle=False)
 
     def _remember(self, key: str, value: np.ndarray) -> None:
         if self.capacity == 0:

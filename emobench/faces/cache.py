@@ -20,34 +20,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from emobench import paths
+from emobench.atomic import write_bytes_atomic
+
 
 def default_root() -> Path:
     """``$EMOBENCH_HOME/faces`` (default ``~/.cache/emobench/faces``)."""
-    home = os.environ.get("EMOBENCH_HOME") or str(Path("~/.cache/emobench").expanduser())
-    return Path(home).expanduser() / "faces"
+    return paths.home("faces")
 
 
 class CachedNoFace(ValueError):
     """A photo in which an earlier run found no face (the reason is the message)."""
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class FaceCache:
@@ -85,7 +73,7 @@ class FaceCache:
 
     def _write_settings(self) -> None:
         if not self._settings_written:
-            _atomic_write(self.folder / "settings.json",
+            write_bytes_atomic(self.folder / "settings.json",
                           (json.dumps(self.settings, indent=2, sort_keys=True) + "\n").encode())
             self._settings_written = True
 
@@ -97,9 +85,9 @@ class FaceCache:
         ok, data = cv2.imencode(".png", np.ascontiguousarray(crop[:, :, ::-1]))
         if not ok:
             raise OSError(f"could not encode the aligned face of {image_sha} as PNG")
-        _atomic_write(self._path(image_sha, size, extra, ".png"), data.tobytes())
+        write_bytes_atomic(self._path(image_sha, size, extra, ".png"), data.tobytes())
 
     def put_noface(self, image_sha: str, size: int, reason: str, extra: str = "") -> None:
         """Remember that no face was found (so the next run does not detect again)."""
         self._write_settings()
-        _atomic_write(self._path(image_sha, size, extra, ".noface.txt"), (reason + "\n").encode())
+        write_bytes_atomic(self._path(image_sha, size, extra, ".noface.txt"), (reason + "\n").encode())

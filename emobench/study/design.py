@@ -138,7 +138,7 @@ def default_choices(kind: str) -> tuple[str, ...]:
 
 def write_design(design: StudyDesign, out: Path) -> list[Path]:
     """Write ``design.json`` and ``design.csv`` into ``out``."""
-    from emobench.store import write_json_atomic
+    from emobench.atomic import write_json_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = out / DESIGN_JSON, out / DESIGN_CSV

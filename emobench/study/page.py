@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Mapping
 
-from emobench.store import write_text_atomic
+from emobench.atomic import write_text_atomic
 from emobench.study.design import StudyDesign
 
 ANSWER_COLUMNS = ("study_id", "participant", "item_id", "choice")

@@ -41,9 +41,9 @@ def latent_key(checkpoint_sha: str, cfg: CGFConfig) -> str:
 
 def default_cache() -> Path:
     """``$EMOBENCH_HOME/cache/cgf_latents`` (beside the weights and feature caches)."""
-    from emobench.weights import cache_dir
+    from emobench import paths
 
-    return cache_dir().parent / "cache" / "cgf_latents"
+    return paths.home("cache", "cgf_latents")
 
 
 @dataclass
