@@ -16,10 +16,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 from importlib import metadata
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 
 class UnknownNameError(KeyError):
@@ -58,6 +59,7 @@ class Registry:
         self._targets: dict[str, str] = {}
         for name, target in builtins.items():
             self._add(name, target, origin="built-in")
+        self._builtins = frozenset(builtins)
         self._plugins_loaded = entry_point_group is None
 
     def _add(self, name: str, target: str, origin: str) -> None:
@@ -80,6 +82,32 @@ class Registry:
         """Add an entry (for tests and notebooks; packages use entry points)."""
         self._load_plugins()
         self._add(name, target, origin="register()")
+
+    def unregister(self, name: str) -> None:
+        """Remove an entry added with :meth:`register` (built-ins and entry points stay)."""
+        if name in self._builtins:
+            raise ValueError(f"{self.kind} {name!r} is built in and cannot be unregistered")
+        self._targets.pop(name, None)
+
+    @contextlib.contextmanager
+    def registered(self, entries: Mapping[str, str]) -> Iterator["Registry"]:
+        """Entries that exist only inside the block (test fakes: nothing leaks into other tests).
+
+        Example:
+            >>> r = Registry("thing", {})
+            >>> with r.registered({"x": "os:path"}):
+            ...     "x" in r
+            True
+            >>> "x" in r
+            False
+        """
+        for name, target in entries.items():
+            self.register(name, target)
+        try:
+            yield self
+        finally:
+            for name in entries:
+                self.unregister(name)
 
     def names(self) -> list[str]:
         """Every registered name, sorted."""

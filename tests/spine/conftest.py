@@ -8,7 +8,12 @@ import pytest
 
 from tests.spine import fakes
 
-fakes.register()
+
+@pytest.fixture(autouse=True)
+def _fakes():
+    """The fake dataset, evaluators and editors, registered for each spine test and removed after it."""
+    with fakes.registered():
+        yield
 
 PROTOCOL = """\
 [protocol]

@@ -6,11 +6,13 @@ so a subprocess can register them too (see ``slow_cli.py``).
 
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import time
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -18,20 +20,36 @@ import torch
 from emobench.datasets import DATASETS
 from emobench.datasets.base import Dataset, Sample
 from emobench.editors import EDITORS
-from emobench.editors.base import EditOutput, Editor, NoOptions, options_from_mapping
+from emobench.editors.base import EditOutput, Editor, NoOptions
+from emobench.options import options_from_mapping
 from emobench.evaluators import EVALUATORS
 from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
 from emobench.imageio import ImageReadError
 from emobench.labels import EMOTIONS
 
 
+FAKES = (
+    (DATASETS, {"fake-faces": "tests.spine.fakes:FakeFaces"}),
+    (EVALUATORS, {"fake-mae": "tests.spine.fakes:FakeMAE", "fake-broken": "tests.spine.fakes:BrokenEvaluator"}),
+    (EDITORS, {"fake-shift": "tests.spine.fakes:ShiftEditor", "fake-slow": "tests.spine.fakes:SlowEditor",
+               "fake-buggy": "tests.spine.fakes:BuggyEditor"}),
+)
+
+
 def register() -> None:
-    DATASETS.register("fake-faces", "tests.spine.fakes:FakeFaces")
-    EVALUATORS.register("fake-mae", "tests.spine.fakes:FakeMAE")
-    EVALUATORS.register("fake-broken", "tests.spine.fakes:BrokenEvaluator")
-    EDITORS.register("fake-shift", "tests.spine.fakes:ShiftEditor")
-    EDITORS.register("fake-slow", "tests.spine.fakes:SlowEditor")
-    EDITORS.register("fake-buggy", "tests.spine.fakes:BuggyEditor")
+    """For a subprocess (tests/spine/slow_cli.py): the fakes for the whole process."""
+    for registry, entries in FAKES:
+        for name, target in entries.items():
+            registry.register(name, target)
+
+
+@contextlib.contextmanager
+def registered() -> Iterator[None]:
+    """The fakes for one test only (the spine's autouse fixture): nothing leaks into other tests."""
+    with contextlib.ExitStack() as stack:
+        for registry, entries in FAKES:
+            stack.enter_context(registry.registered(entries))
+        yield
 
 
 @dataclass(frozen=True)

@@ -198,9 +198,9 @@ def test_changed_image_content_gives_a_new_run_dir(tmp_path):
 def test_registered_but_missing_module_is_a_clear_error(cards_dir, tmp_path):
     from emobench.datasets import DATASETS
 
-    DATASETS.register("fake-missing", "emobench_no_such_module.x:Dataset")
-    with pytest.raises(UserError, match=r"dataset 'fake-missing' is registered as .* but cannot be imported"):
-        _run(cards_dir, tmp_path, sets=["protocol.dataset=fake-missing"])
+    with DATASETS.registered({"fake-missing": "emobench_no_such_module.x:Dataset"}):
+        with pytest.raises(UserError, match=r"dataset 'fake-missing' is registered as .* but cannot be imported"):
+            _run(cards_dir, tmp_path, sets=["protocol.dataset=fake-missing"])
 
 
 def test_retry_errors_supersedes_error_rows(cards_dir, tmp_path, monkeypatch):
