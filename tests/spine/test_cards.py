@@ -20,7 +20,8 @@ def test_synthetic_protocol_matches_brief():
     p = load_protocol("synthetic")
     assert p.evaluators == ("quality", "paired", "identity", "emotion")
     assert dict(p.evaluator_options["emotion"]) == {"backend": "synthetic-judge"}
-    assert dict(p.evaluator_options["identity"]) == {"backend": "sface"}
+    assert dict(p.evaluator_options["identity"]) == {"backend": "synthetic-id"}  # YuNet cannot see renders
+    assert dict(p.evaluator_options["paired"]) == {"csim": True, "identity_backend": "synthetic-id"}
     assert dict(p.dataset_options) == {"identities": 16, "split": "test", "seed": 0}
 
 
