@@ -18,6 +18,7 @@ import torch
 from emobench.cli import main
 from emobench.imageio import save_png
 from emobench.report.build import build_report
+from emobench.report.prepare import ReportOptions
 from emobench.study.analyze import analyze_counts
 from emobench.study.design import load_design
 from tests.reports.fakes import study_run, wait_for
@@ -100,12 +101,12 @@ def test_report_index_shows_every_image_and_table(chrome, tmp_path):
                      "metric.accuracy": float(i % 2), "metric.psnr": 20.0 + i, "metric.target_prob": 0.5})
     (run_dir / "manifest.json").write_text(json.dumps({"evaluators": []}))
     (run_dir / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    report = build_report([tmp_path / "syn"], tmp_path / "report", n_boot=20)
+    report = build_report([tmp_path / "syn"], tmp_path / "report", ReportOptions(n_boot=20))
     chrome.get((tmp_path / "report" / "index.html").as_uri())
     images = _loaded_images(chrome)
     assert len(images) == len(report.figures) >= 3
     assert all(width > 0 for _, width in images), [src for src, width in images if width == 0]
-    tables = chrome.find_elements(By.CSS_SELECTOR, "table")
+    tables = chrome.find_elements(By.CSS_SELECTOR, "table.table")
     assert len(tables) == len(report.tables)
     for table, built in zip(tables, report.tables):
         assert built.name in table.get_attribute("class")
