@@ -61,7 +61,8 @@ def _axes_params(data: Prepared, group: pd.DataFrame) -> tuple[str | None, list[
 def _point(group: pd.DataFrame, col: str, n_boot: int) -> tuple[float, float, float]:
     mean = float(group[col].mean()) if group[col].notna().any() else math.nan
     lo, hi = bootstrap_ci(group, col, n_boot=n_boot) if not math.isnan(mean) else (math.nan, math.nan)
-    return mean, mean - lo, hi - mean
+    # Clamped: the interval of a constant column can sit a rounding error inside its own mean.
+    return mean, max(mean - lo, 0.0), max(hi - mean, 0.0)
 
 
 def _panel(ax, data: Prepared, col: str, head: str, hib: bool, n_boot: int) -> list[str]:

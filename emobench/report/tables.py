@@ -32,6 +32,7 @@ from emobench.report.table import Table
 __all__ = ["Table", "per_target_table", "mean_table", "ablation_table", "tables_for"]
 
 NO_FACE = ("No face", "No face %")
+_NAMES = {"Acc": "target accuracy", "PSNR": "PSNR (dB)"}
 
 
 def _present(data: Prepared, metrics: Sequence[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
@@ -103,8 +104,9 @@ def per_target_table(data: Prepared, targets: Sequence[str] = TARGET_EMOTIONS, p
         what = (f"Per target on {data.protocol}: each edit against the real target image of the same person "
                 "(pPSNR in dB, pSSIM, pLPIPS, pCSIM); N: edits per row over all targets.")
     else:
-        what = (f"Per target on {data.protocol} (paper Table 1 layout): target accuracy, PSNR (dB), SSIM, LPIPS "
-                "against the source, identity CSIM; N: edits per row over all targets.")
+        named = ", ".join(_NAMES.get(h, h) for _, h, _ in metrics)
+        what = (f"Per target on {data.protocol} (paper Table 1 layout): {named}"
+                + (" (against the source)" if len(metrics) > 1 else "") + "; N: edits per row over all targets.")
     name = "per_target_paired" if paired else "per_target"
     return Table(name, _caption(data, what, [_csim_sentence(data, metrics)]), header, rows,
                  {h: hib for _, h, hib in metrics}, groups=[(t, len(metrics)) for t in targets], kinds=kinds,
@@ -150,9 +152,11 @@ def mean_table(data: Prepared, n_boot: int = 1000, seed: int = 0) -> Table:
                 ci[(i, col)] = bootstrap_ci(group, c, n_boot=n_boot, seed=seed)
         rows.append(cells)
         kinds.append(row.kind)
-    what = (f"Means over the compared edits on {data.protocol}: accuracy, PSNR (dB), SSIM, LPIPS and CSIM against "
-            "the source" + (", the pairs with a missing face (count, %)" if faces else "") +
-            (", and against the real target image" if paired else "") + ".")
+    named = ", ".join(_NAMES.get(h, h) for _, h, _ in headline)
+    what = (f"Means over the compared edits on {data.protocol}: {named}"
+            + (" (fidelity and identity against the source)" if len(headline) > 1 else "")
+            + (", the pairs with a missing face (count, %)" if faces else "")
+            + (", and the same against the real target image" if paired else "") + ".")
     direction = {h: hib for _, h, hib in headline}
     direction.update({h[1:]: hib for _, h, hib in paired})
     return Table("mean", _caption(data, what, [_csim_sentence(data, headline)]), header, rows, direction, ci,

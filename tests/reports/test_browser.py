@@ -112,3 +112,27 @@ def test_report_index_shows_every_image_and_table(chrome, tmp_path):
         assert built.name in table.get_attribute("class")
         body_rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
         assert len(body_rows) == len(built.rows) > 0
+
+
+def test_index_shows_the_incomplete_run_banner_and_figure_captions(chrome, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from tests.reports.fakes import metric_run
+
+    rows = [{"image_id": f"img{i}", "target": t, "metric.accuracy": float(i % 2), "metric.psnr": 20.0 + i}
+            for i in range(4) for t in ("happy", "sad")]
+    metric_run(tmp_path / "runs", "ldm", rows[:4], status="partial", expected=8, title="LDM (Pikoulis et al.)")
+    metric_run(tmp_path / "runs", "ganmut", rows, title="GANmut")
+    report = build_report([tmp_path / "runs"], tmp_path / "report", ReportOptions(n_boot=20))
+    chrome.get((tmp_path / "report" / "index.html").as_uri())
+    banner = chrome.find_element(By.CSS_SELECTOR, ".banner")
+    assert banner.is_displayed() and banner.location["y"] < 300  # at the top, before the tables
+    assert "Incomplete runs: ldm (partial: 4 of 8 requests ok)" in banner.text
+    assert "Compared on the 4 requests every row shares" in banner.text
+    flagged = [r.text for r in chrome.find_elements(By.CSS_SELECTOR, "table.runs tr.incomplete")]
+    assert len(flagged) == 1 and "partial" in flagged[0]
+    captions = [c.text for c in chrome.find_elements(By.CSS_SELECTOR, "figcaption")]
+    assert len(captions) == len(report.figures) > 0
+    assert all(len(c) > 40 and ".png" not in c for c in captions), captions
+    # the partial run is flagged in the tables shown too
+    assert any("(partial)" in cell.text for cell in chrome.find_elements(By.CSS_SELECTOR, "table.mean td"))
