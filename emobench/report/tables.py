@@ -42,6 +42,21 @@ def _present(data: Prepared, metrics: Sequence[tuple[str, str, bool]]) -> list[t
             if (c in data.records and data.records[c].notna().any()) or c.removeprefix("metric.") in published]
 
 
+# Columns that are not metrics to average on their own (per-class probabilities, detection flags).
+_NOT_HEADLINE = ("metric.emotion.", "metric.target_prob", "metric.face_detected", "metric.source_face_detected",
+                 "metric.face_missing")
+
+
+def other_metrics(data: Prepared) -> list[tuple[str, str, bool]]:
+    """Metric columns of the records that are neither headline nor paired (a plugin evaluator's), with the
+    manifests' directions: tables show them where the headline metrics are absent."""
+    known = {c for c, _, _ in HEADLINE + PAIRED}
+    directions = data.runs.directions()
+    cols = [c for c in data.records.columns if c.startswith("metric.") and c not in known
+            and not c.startswith(_NOT_HEADLINE) and data.records[c].notna().any()]
+    return [(c, c[len("metric."):], directions.get(c, True)) for c in cols]
+
+
 def _targets(data: Prepared, targets: Sequence[str]) -> list[str]:
     have = set(data.records["target"]) if "target" in data.records else set()
     have |= {v.target for b in data.baselines for v in b.values}
@@ -78,6 +93,8 @@ def _csim_sentence(data: Prepared, metrics: Sequence[tuple[str, str, bool]]) -> 
 def per_target_table(data: Prepared, targets: Sequence[str] = TARGET_EMOTIONS, paired: bool = False) -> Table | None:
     """Paper Table 1: methods × (target × Acc/PSNR/SSIM/LPIPS/CSIM), or × the paired metrics."""
     metrics = _present(data, PAIRED if paired else HEADLINE)
+    if not metrics and not paired:
+        metrics = other_metrics(data)
     if not metrics:
         return None
     targets = _targets(data, targets)
@@ -115,7 +132,7 @@ def per_target_table(data: Prepared, targets: Sequence[str] = TARGET_EMOTIONS, p
 
 def mean_table(data: Prepared, n_boot: int = 1000, seed: int = 0) -> Table:
     """Every metric averaged over the compared edits per row, bootstrap 95% CIs over images, missing faces."""
-    headline = _present(data, HEADLINE)
+    headline = _present(data, HEADLINE) or other_metrics(data)
     paired = _present(data, PAIRED)
     df = data.records
     faces = data.csim is not None and data.csim.detection and any(c == "metric.csim" for c, _, _ in headline)

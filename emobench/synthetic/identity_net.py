@@ -2,7 +2,7 @@
 
 YuNet finds few of the rendered faces (and SFace was never trained on them), so CSIM on the
 synthetic protocol would mostly measure alignment fallbacks. This net is trained
-(:mod:`emobench.synthetic.train_identity`) on renders of the ``identity`` split only, with
+(``emobench train identity``, :mod:`emobench.train.identity`) on renders of the ``identity`` split only, with
 random expressions, so it never saw the people an editor trains on (``train``), the judge's
 (``judge``), the CGF stand-in encoder's (``encoder``, whose identity head is CGF's loss network)
 or the people runs are scored on (``test``). The renders are aligned by construction (eyes at a
@@ -33,8 +33,7 @@ from emobench.synthetic.judge import conv_trunk, resize_for
 from emobench.weights import MissingWeightError
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "synthetic_identity.safetensors"
-TRAIN_COMMAND = ("python -m emobench.synthetic.train_identity --out "
-                 "emobench/synthetic/weights/synthetic_identity.safetensors")
+TRAIN_COMMAND = "emobench train identity --out emobench/synthetic/weights/synthetic_identity.safetensors"
 
 
 @dataclass(frozen=True)

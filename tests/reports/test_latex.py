@@ -35,6 +35,9 @@ def _pdflatex() -> str:
     path = shutil.which("pdflatex")
     if path is None:
         pytest.skip("pdflatex not found: install texlive-latex-base and texlive-latex-recommended (booktabs)")
+    kpsewhich = shutil.which("kpsewhich")
+    if kpsewhich and not subprocess.run([kpsewhich, "booktabs.sty"], capture_output=True, text=True).stdout.strip():
+        pytest.skip("booktabs.sty not found: install texlive-latex-recommended")
     return path
 
 

@@ -1,8 +1,8 @@
 """Train the ``synthetic-id`` identity embedding on the ``identity`` split.
 
-Reproduce the packaged weights (CPU, one thread, about 10 minutes)::
+Reproduce the packaged weights (CPU, one thread, about 6 minutes)::
 
-    python -m emobench.synthetic.train_identity --out emobench/synthetic/weights/synthetic_identity.safetensors
+    emobench train identity --out emobench/synthetic/weights/synthetic_identity.safetensors
 
 Each person of the split is rendered with random expressions of all eight classes (random
 intensity and jitter), so the embedding must keep a person's identity across expressions: what
@@ -14,29 +14,17 @@ are written into the file's metadata.
 
 from __future__ import annotations
 
+import argparse
+
 import torch
-import torch.nn.functional as F
 
 from emobench.labels import EMOTIONS
 from emobench.synthetic.dataset import SyntheticTrainingSet
 from emobench.synthetic.faces import Expression, identities, render_batch
 from emobench.synthetic.identity_net import TRAIN_COMMAND, IdentityNet, IdentityNetConfig, save_identity_net
 from emobench.synthetic.judge import resize_for
-from emobench.synthetic.train_judge import augment, fit, training_parser
-
-
-def cosface_loss(embeddings: torch.Tensor, weights: torch.Tensor, labels: torch.Tensor,
-                 scale: float = 16.0, margin: float = 0.2) -> torch.Tensor:
-    """Cross-entropy over scaled cosines, the true class's cosine reduced by ``margin`` (CosFace).
-
-    Example:
-        >>> e = F.normalize(torch.eye(2), dim=1)
-        >>> float(cosface_loss(e, torch.eye(2), torch.tensor([0, 1]), margin=0.0)) < 0.01
-        True
-    """
-    cos = embeddings @ F.normalize(weights, dim=1).T
-    cos = cos - margin * F.one_hot(labels, cos.shape[1])
-    return F.cross_entropy(scale * cos, labels)
+from emobench.train.standin import cosface_loss
+from emobench.train.synthetic_world import augment, fit
 
 
 @torch.no_grad()
@@ -63,10 +51,8 @@ def evaluate(net: IdentityNet, split: str = "test", n_identities: int = 24, size
     return {"ranking": ranking, "same": float(s.mean()), "other": float(d.mean())}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = training_parser(__doc__, "identity", identities=400, per_identity=24, steps=1200)
-    args = parser.parse_args(argv)
-
+def run(args: argparse.Namespace) -> int:
+    """``emobench train identity``: train, report held-out scores, write ``args.out``."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
@@ -91,7 +77,3 @@ def main(argv: list[str] | None = None) -> int:
         "command": TRAIN_COMMAND, **{f"test_{k}": f"{v:.4f}" for k, v in scores.items()}})
     print(f"wrote {args.out}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
