@@ -87,10 +87,13 @@ def _flag(info: RunInfo) -> str:
 def card_title(method: str) -> str:
     """The title of a built-in method card (for published rows), or the name itself."""
     from emobench.cards import builtin_names, load_method
+    from emobench.errors import UserError
 
+    if method not in builtin_names("methods"):
+        return method
     try:
-        return (load_method(method).title or method) if method in builtin_names("methods") else method
-    except Exception:  # noqa: BLE001 - a broken card must not stop a report; the name is a fine label
+        return load_method(method).title or method
+    except (UserError, OSError):  # a broken card must not stop a report: the name is a fine label
         return method
 
 

@@ -145,12 +145,11 @@ def mean_table(data: Prepared, n_boot: int = 1000, seed: int = 0) -> Table:
         i = len(rows)
         if row.kind == "published":
             baseline, method = _published(data, row.key)
-            values = [baseline.value(method, MEAN, c) for c, _, _ in headline]
-            cells: list[Any] = [row.label, "–", *values] + (["–", math.nan] if faces else []) + \
-                [baseline.value(method, MEAN, c) for c, _, _ in paired]
-            if all(isinstance(v, float) and math.isnan(v) for v in cells[2:] if not isinstance(v, str)):
-                continue
-            rows.append(cells)
+            head_values = [baseline.value(method, MEAN, c) for c, _, _ in headline]
+            paired_values = [baseline.value(method, MEAN, c) for c, _, _ in paired]
+            if all(math.isnan(v) for v in head_values + paired_values):
+                continue  # nothing of this baseline method in these columns
+            rows.append([row.label, "–", *head_values, *(["–", math.nan] if faces else []), *paired_values])
             kinds.append(row.kind)
             continue
         group = df[df["row"] == row.key]
