@@ -79,6 +79,9 @@ def _caption(data: Prepared, what: str, extra: Sequence[str] = ()) -> str:
                      "no CI, no bold, not in the comparison.")
     parts.append("Bold: best edit method per column (sanity and published rows excluded).")
     parts.append(data.runs.backends_note())
+    warnings = data.runs.warnings()
+    if warnings:  # what a run's manifest warns about (leakage, face crops, short classes) belongs beside the numbers
+        parts.append("Warnings: " + " ".join(w if w.endswith(".") else w + "." for w in warnings))
     parts.append("Provenance: provenance.md.")
     return " ".join(parts)
 

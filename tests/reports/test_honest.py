@@ -4,6 +4,7 @@ published baselines beside runs (never in statistics), sanity rows never bold, l
 from __future__ import annotations
 
 import csv
+import json
 import math
 
 import pandas as pd
@@ -63,6 +64,18 @@ def test_partial_run_is_flagged_and_methods_are_compared_on_shared_requests(tmp_
         tex = (out / "tables" / f"{name}.tex").read_text()
         assert "(partial)" in tex and "(running)" in tex and "Incomplete:" in tex
     assert "| ldm | LDM (Pikoulis et al.) | partial: 8 of 12 requests ok |" in (out / "provenance.md").read_text()
+
+
+def test_manifest_warnings_are_in_every_table_caption(tmp_path):
+    run = metric_run(tmp_path, "ldm", _rows(2))
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["warnings"] = ["per_class = 2, but the dataset has only 1 contempt image(s) (took 1)"]
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "report"
+    report = build_report([tmp_path / "proto"], out, ReportOptions(n_boot=5))
+    for table in report.tables:
+        assert "Warnings: per_class = 2, but the dataset has only 1 contempt image(s) (took 1)." in table.caption
+    assert "only 1 contempt" in (out / "provenance.md").read_text()
 
 
 def test_complete_runs_have_no_banner(tmp_path):
