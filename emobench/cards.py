@@ -411,6 +411,8 @@ def apply_overrides(
     ``[init]`` and ``[params]`` (plus the editor's own field names ``init_fields`` /
     ``param_fields``) and the ``[protocol]`` table, and must match exactly one place.
     Setting ``params.x`` also removes a ``[grid]`` axis ``x``: the command line fixes it.
+    ``grid.x=[]`` removes axis ``x`` (an empty axis would leave no setting at all): the way to run
+    a method without that parameter, e.g. the ``identity`` sanity row, on a sweep protocol.
 
     Example:
         >>> m, p = apply_overrides(load_method("identity"), load_protocol("synthetic"), ["per_class=2"])
@@ -456,7 +458,10 @@ def apply_overrides(
                 raise UserError(f"--set {key}: expected evaluators.<name>.<option>=value")
             proto_data["evaluators"].setdefault(name, {})[opt] = value
         elif section == "grid":
-            proto_data["grid"][rest] = value if isinstance(value, list) else [value]
+            if value == []:  # drop the axis (see the docstring)
+                proto_data["grid"].pop(rest, None)
+            else:
+                proto_data["grid"][rest] = value if isinstance(value, list) else [value]
         else:  # dataset
             proto_data["dataset"][rest] = value
     listed = proto_data["protocol"]["evaluators"]

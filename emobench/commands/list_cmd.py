@@ -101,7 +101,8 @@ def _identity_backends() -> list[str]:
     from emobench.evaluators.identity import BACKENDS
 
     notes = {"sface": "OpenCV Zoo SFace ONNX (offline default; weights asset sface)",
-             "insightface": "ArcFace/CosFace ONNX: model = PATH or a pack name (buffalo_l, antelopev2)"}
+             "insightface": "ArcFace/CosFace ONNX: model = PATH or a pack name (buffalo_l, antelopev2)",
+             "synthetic-id": "the synthetic world's identity net (synthetic faces only; emobench train identity)"}
     return ["  identity backends ([evaluators.identity] backend = ...)"] + [
         f"  {name:<{W}} {notes.get(name, '')}".rstrip() for name in BACKENDS]
 

@@ -1,7 +1,7 @@
-"""``emobench train vqgan|ldm|cgf|judge|standin|export``: every trainer, one entry.
+"""``emobench train vqgan|ldm|cgf|judge|standin|identity|export``: every trainer, one entry.
 
 The paper's model stages (VQGAN, LDM, CGF; tiny or paper size) and the small nets of the synthetic
-world (the judge and the CGF stand-in encoder)."""
+world (the judge, the CGF stand-in encoder and the synthetic-id identity embedding)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   emobench train cgf   --config configs/demo_cgf.toml --target all --out runs/cgf/demo    # CGF (ldm-cgf)
   emobench train judge   --out judge.safetensors      # the synthetic world's emotion judge
   emobench train standin --out standin.safetensors    # the CGF stand-in encoder
+  emobench train identity --out identity.safetensors  # the synthetic-id identity embedding (CSIM)
   torchrun --nproc-per-node 4 -m emobench train ldm --config my_ldm.toml --out runs/train/ldm  # DDP
 
 A config TOML has [train] (model = "tiny"|"paper", steps, batch_size, grad_accum, lr, seed, ...),
@@ -35,7 +36,7 @@ EXPORT_EXAMPLES = """examples:
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help="train the VQGAN first stage and the latent diffusion model",
                               description=plain_doc(__doc__), epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="stage", required=True, metavar="{vqgan,ldm,cgf,judge,standin,export}")
+    sub = p.add_subparsers(dest="stage", required=True, metavar="{vqgan,ldm,cgf,judge,standin,identity,export}")
     for stage in ("vqgan", "ldm"):
         what = {"vqgan": "the VQGAN f=4 first stage (L1 + LPIPS + codebook losses, patch discriminator after "
                          "disc_start)",
@@ -76,6 +77,8 @@ SYNTHETIC_WORLD = {
               "emobench train judge --out emobench/synthetic/weights/synthetic_judge.safetensors"),
     "standin": ("emobench.train.standin", "the CGF stand-in encoder (offline stand-in for CLIP and ArcFace)",
                 "emobench train standin --out emobench/cgf/weights/synthetic_standin_encoder.safetensors"),
+    "identity": ("emobench.train.identity", "the synthetic-id identity embedding (CSIM on synthetic faces)",
+                 "emobench train identity --out emobench/synthetic/weights/synthetic_identity.safetensors"),
 }
 
 
@@ -107,7 +110,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, defaults: TrainerDef
 
 def _add_synthetic_world(sub: argparse._SubParsersAction) -> None:
     """The small nets of the synthetic world, each trained on its own identity split (docs/synthetic.md)."""
-    defaults = {"judge": TrainerDefaults("judge", 300, 40, 1200), "standin": TrainerDefaults("encoder", 256, 24, 1000)}
+    defaults = {"judge": TrainerDefaults("judge", 300, 40, 1200), "standin": TrainerDefaults("encoder", 256, 24, 1000),
+                "identity": TrainerDefaults("identity", 400, 24, 1200)}
     for name, (_, what, example) in SYNTHETIC_WORLD.items():
         s = sub.add_parser(name, help=f"train {what}", epilog=f"example:\n  {example}",
                            description=f"Train {what} on the synthetic '{defaults[name].split}' identity split "

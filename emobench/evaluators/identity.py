@@ -1,20 +1,26 @@
 """``identity``: CSIM, the cosine of L2-normalised face embeddings of source vs edit.
 
-Backends (onnxruntime, batched):
-  * ``sface`` (offline default): OpenCV Zoo SFace, 128-d, input 112×112 RGB in 0..255.
+Backends (batched):
+  * ``sface`` (offline default): OpenCV Zoo SFace (onnxruntime), 128-d, input 112×112 RGB in 0..255.
   * ``insightface``: any ArcFace/CosFace ONNX with buffalo_l's ``w600k_r50.onnx`` signature
     (N×3×112×112 RGB, ``(x − 127.5) / 127.5`` → 512-d), e.g. a Glint360K r50/r100 (the paper's).
+  * ``synthetic-id``: the synthetic world's own identity net (:mod:`emobench.synthetic.identity_net`,
+    trained on the disjoint ``identity`` split). Renders are aligned by construction, so it embeds
+    the whole frame and never detects (``detect`` does not apply; the flags are NaN: not checked).
 
-Faces are found by YuNet and warped to the ArcFace 5-point template. On aligned crops
-where the detector finds nothing (small or synthetic faces) the ``on_no_face`` policy
-decides: ``center`` embeds the whole crop resized to 112 (and ``face_detected`` is 0),
-``nan`` leaves CSIM undefined. The released paper script forgot to L2-normalise; we do not.
+Faces are found by YuNet and warped to the ArcFace 5-point template; ``source_face_detected``
+and ``face_detected`` record, per pair, whether each side was aligned. A pair with a side the
+detector missed mixes an aligned crop with a whole image resized to 112 — its cosine measures
+the crop, not the person — so by default (``on_no_face = "exclude"``) its CSIM is NaN and the
+report counts it as a missing face instead. ``on_no_face = "center"`` is the old behaviour
+(such pairs embed the whole crop and are folded into the mean); ``"nan"`` is the older name of
+``"exclude"``. The released paper script forgot to L2-normalise; we do not.
 
 Example:
     >>> import torch
-    >>> ev = IdentityEvaluator.from_config({})  # doctest: +SKIP
-    >>> x = torch.rand(2, 3, 128, 128)  # doctest: +SKIP
-    >>> ev.evaluate(EvalBatch(x, x, torch.tensor([0, 0]), torch.tensor([1, 1])))["csim"].round(3)  # doctest: +SKIP
+    >>> ev = IdentityEvaluator.from_config({"backend": "synthetic-id"})
+    >>> x = torch.rand(2, 3, 128, 128)
+    >>> ev.evaluate(EvalBatch(x, x, torch.tensor([0, 0]), torch.tensor([1, 1])))["csim"].round(3)
     array([1., 1.])
 """
 
@@ -36,21 +42,25 @@ from emobench.faces import DETECTORS, make_detector
 from emobench.imageio import to_uint8
 from emobench.weights import ASSETS, resolve, sha256_file
 
-BACKENDS = ("sface", "insightface")
+BACKENDS = ("sface", "insightface", "synthetic-id")
+NO_FACE_POLICIES = ("exclude", "center", "nan")
 
 
 @dataclass(frozen=True)
 class IdentityOptions:
-    """backend: sface | insightface; model: ONNX path, or an insightface pack name (buffalo_l, the default,
-    or antelopev2) found in $EMOBENCH_WEIGHTS, the cache or insightface's own ~/.insightface/models/<pack>/;
-    detect: find and align faces; on_no_face: center | nan; face_policy: largest | error;
+    """backend: sface | insightface | synthetic-id; model: ONNX path, or an insightface pack name (buffalo_l,
+    the default, or antelopev2) found in $EMOBENCH_WEIGHTS, the cache or insightface's own
+    ~/.insightface/models/<pack>/, or a safetensors path (synthetic-id; default: the packaged net);
+    detect: find and align faces (sface/insightface); on_no_face: exclude (CSIM only where both sides are
+    aligned) | center (old behaviour: fold unaligned whole-image crops in) | nan (= exclude);
+    face_policy: largest | error;
     cache_size: source embeddings kept in memory; disk_cache: also keep them as .npy under EMOBENCH_HOME;
     face_backend: yunet (offline default) | mtcnn | fan (needs the face-alignment package)."""
 
     backend: str = "sface"
     model: str = ""
     detect: bool = True
-    on_no_face: str = "center"
+    on_no_face: str = "exclude"
     face_policy: str = "largest"
     cache_size: int = 4096
     disk_cache: bool = False
@@ -92,7 +102,12 @@ INSIGHTFACE_PACKS = {"buffalo_l": "insightface-buffalo_l", "antelopev2": "insigh
 def model_path(options: IdentityOptions) -> Path:
     """The ONNX file of the backend: ``model`` as a path, an insightface pack name (``buffalo_l``,
     ``antelopev2``: found in ``$EMOBENCH_WEIGHTS``, the cache or ``~/.insightface/models/<pack>/``), or the
-    default (sface's asset; insightface's buffalo_l)."""
+    default (sface's asset; insightface's buffalo_l); for ``synthetic-id`` the safetensors file (default:
+    the packaged net)."""
+    if options.backend == "synthetic-id":
+        from emobench.synthetic.identity_net import DEFAULT_WEIGHTS
+
+        return Path(options.model).expanduser() if options.model else DEFAULT_WEIGHTS
     if options.backend == "sface":
         return Path(options.model).expanduser() if options.model else resolve("sface")
     pack = options.model or "buffalo_l"
@@ -115,20 +130,30 @@ class IdentityEvaluator(Evaluator):
         if options.face_backend not in DETECTORS:
             raise ValueError(f"identity: face_backend must be one of {', '.join(DETECTORS.names())}, "
                              f"got {options.face_backend!r}")
-        if options.on_no_face not in ("center", "nan"):
-            raise ValueError(f"identity: on_no_face must be 'center' or 'nan', got {options.on_no_face!r}")
+        if options.on_no_face not in NO_FACE_POLICIES:
+            raise ValueError(f"identity: on_no_face must be one of {', '.join(NO_FACE_POLICIES)}, "
+                             f"got {options.on_no_face!r}")
         self.options = options
+        self._net = self._session = None
         path = model_path(options)
-        if not path.is_file():
-            raise FileNotFoundError(f"identity: model file {path} not found")
+        if options.backend == "synthetic-id":
+            from emobench.synthetic.identity_net import load_identity_net
+
+            self._net = load_identity_net(path, device)
+            self.sha256 = sha256_file(path)
+        else:
+            if not path.is_file():
+                raise FileNotFoundError(f"identity: model file {path} not found")
+            self.sha256 = (ASSETS["sface"].sha256 if options.backend == "sface" and not options.model
+                           else sha256_file(path))
+            self._session = onnx_session(path, device)
+            self._input = self._session.get_inputs()[0].name
         self.model_path = path
-        self.sha256 = (ASSETS["sface"].sha256 if options.backend == "sface" and not options.model
-                       else sha256_file(path))
-        self._session = onnx_session(path, device)
-        self._input = self._session.get_inputs()[0].name
-        self._detector = make_detector(options.face_backend, str(device)) if options.detect else None
+        # Renders of the synthetic world are aligned by construction: synthetic-id never detects.
+        self.detects = options.detect and options.backend != "synthetic-id"
+        self._detector = make_detector(options.face_backend, str(device)) if self.detects else None
         # Features depend on the model and on detection/alignment settings: all go into the cache key.
-        variant = f"{options.backend}-{options.face_backend if options.detect else 'nodetect'}-{options.face_policy}"
+        variant = f"{options.backend}-{options.face_backend if self.detects else 'nodetect'}-{options.face_policy}"
         self.cache = FeatureCache(variant, self.sha256 or "", capacity=options.cache_size,
                                   disk=options.disk_cache)
 
@@ -136,20 +161,30 @@ class IdentityEvaluator(Evaluator):
     def from_config(cls, options: Mapping[str, Any], device: torch.device | str = "cpu") -> "IdentityEvaluator":
         return cls(options_from_mapping(IdentityOptions, options, "identity evaluator options"), device)
 
+    @property
+    def excludes_unaligned(self) -> bool:
+        """True when a pair with a side the detector missed gets NaN CSIM (``exclude``/``nan``)."""
+        return self.options.on_no_face != "center"
+
     def info(self) -> EvaluatorInfo:
         weights = {self.model_path.name: self.sha256}
         if self._detector is not None:
             names = {"yunet": ("yunet",), "mtcnn": ("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet")}
             for name in names.get(self.options.face_backend, ()):
                 weights[ASSETS[name].relpath] = ASSETS[name].sha256
+        alignment = "arcface-5pt-112" if self.detects else (
+            "whole frame (synthetic renders are aligned by construction)" if self._net is not None
+            else "whole frame resized to 112 (detect = false)")
         return EvaluatorInfo(self.name, self.options.backend, weights,
-                             {"detect": self.options.detect, "face_backend": self.options.face_backend,
+                             {"detect": self.detects, "face_backend": self.options.face_backend,
                               "face_policy": self.options.face_policy, "on_no_face": self.options.on_no_face,
-                              "alignment": "arcface-5pt-112"})
+                              "alignment": alignment})
 
     def metrics(self) -> list[MetricInfo]:
         return [MetricInfo("csim", True, f"cosine identity similarity source vs edit ({self.options.backend})"),
-                MetricInfo("face_detected", True, "1 if a face was detected in the edit, else 0")]
+                MetricInfo("face_detected", True, "1 if a face was detected in the edit, 0 if not, NaN: not checked"),
+                MetricInfo("source_face_detected", True,
+                           "1 if a face was detected in the source, 0 if not, NaN: not checked")]
 
     def _crop(self, image: torch.Tensor) -> tuple[np.ndarray, bool]:
         """112×112 RGB uint8 crop and whether a face was detected."""
@@ -164,14 +199,20 @@ class IdentityEvaluator(Evaluator):
         return cv2.resize(rgb, (112, 112), interpolation=cv2.INTER_AREA), False
 
     def embed(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """L2-normalised embeddings ``(N, D)`` and detection flags ``(N,)`` of a batch in [0, 1]."""
+        """L2-normalised embeddings ``(N, D)`` and detection flags ``(N,)`` (1, 0, or NaN when not checked)
+        of a batch in [0, 1]."""
+        if self._net is not None:
+            from emobench.synthetic.identity_net import embed
+
+            return embed(self._net, images), np.full(images.shape[0], np.nan)
         crops, found = zip(*(self._crop(img) for img in images))
         x = np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2)
         if self.options.backend == "insightface":
             x = (x - 127.5) / 127.5
         emb = self._session.run(None, {self._input: np.ascontiguousarray(x)})[0].astype(np.float64)
         emb /= np.linalg.norm(emb, axis=1, keepdims=True) + 1e-12
-        return emb, np.array(found, dtype=np.float64)
+        flags = np.array(found, dtype=np.float64) if self.detects else np.full(len(found), np.nan)
+        return emb, flags
 
     def _source_embeddings(self, batch: EvalBatch) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings of the sources; cached by (backend, weights sha, source key) when keys are given."""
@@ -188,10 +229,25 @@ class IdentityEvaluator(Evaluator):
         table = np.stack(rows)
         return table[:, :-1], table[:, -1]
 
+    def similarity(self, first: np.ndarray, first_found: np.ndarray, second: np.ndarray,
+                   second_found: np.ndarray) -> np.ndarray:
+        """Cosines of paired unit embeddings; NaN where a side's face was missed, unless ``on_no_face = center``.
+
+        Example:
+            >>> ev = IdentityEvaluator.from_config({"backend": "synthetic-id"})
+            >>> e = np.eye(2)
+            >>> ev.similarity(e, np.array([1.0, 0.0]), e, np.array([1.0, 1.0])).tolist()
+            [1.0, nan]
+        """
+        cos = (first * second).sum(1)
+        if self.excludes_unaligned:
+            # NaN flags mean "not checked" (no detection): those pairs count as aligned.
+            missed = (first_found == 0) | (second_found == 0)
+            cos = np.where(missed, np.nan, cos)
+        return cos
+
     def evaluate(self, batch: EvalBatch) -> dict[str, np.ndarray]:
         src, src_found = self._source_embeddings(batch)
         edit, edit_found = self.embed(batch.edits)
-        csim = (src * edit).sum(1)
-        if self.options.on_no_face == "nan":
-            csim = np.where((src_found > 0) & (edit_found > 0), csim, np.nan)
-        return {"csim": csim, "face_detected": edit_found}
+        return {"csim": self.similarity(src, src_found, edit, edit_found), "face_detected": edit_found,
+                "source_face_detected": src_found}

@@ -4,7 +4,7 @@ Synthetic faces (the same person rendered with the target expression) and the Lo
 (the real smiling photo of the same person) know the ground truth of an edit; other
 datasets leave these columns NaN. With ``csim = true`` it also reports ``paired.csim``, the
 identity similarity of edit and true target (SFace by default; ``identity_backend`` /
-``identity_model`` as in the identity evaluator).
+``identity_model`` as in the identity evaluator, whose rule for missed faces it follows).
 
 Example:
     >>> import torch
@@ -88,7 +88,8 @@ class PairedEvaluator(Evaluator):
         if self.quality.options.lpips:
             cols["paired.lpips"] = self.quality.lpips_distance(batch.edits, batch.references)
         if self.identity is not None:
-            ref, _ = self.identity.embed(batch.references)
-            edit, _ = self.identity.embed(batch.edits)
-            cols["paired.csim"] = (ref * edit).sum(1)
+            ref, ref_found = self.identity.embed(batch.references)
+            edit, edit_found = self.identity.embed(batch.edits)
+            # The identity evaluator's rule: a side the detector missed is no CSIM (unless on_no_face=center).
+            cols["paired.csim"] = self.identity.similarity(ref, ref_found, edit, edit_found)
         return cols

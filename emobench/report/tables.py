@@ -1,15 +1,18 @@
-"""Result tables in the paper's shapes, written as LaTeX (booktabs), CSV and Markdown.
+"""Result tables in the paper's shapes (rendered by :class:`emobench.report.table.Table`).
 
-* per-target (paper Table 1): one row per method (and setting), for each target emotion
-  the columns Acc/PSNR/SSIM/LPIPS/CSIM;
-* mean: one row per method (and setting), every metric averaged over all edits, with a
-  bootstrap 95% CI (resampling images) in the CSV/Markdown;
-* ablation (paper Tables 3–4): one row per sweep setting, per-class target probabilities
-  and the headline metrics.
+* ``per_target`` (paper Table 1): one row per method (and setting), for each target emotion
+  Acc/PSNR/SSIM/LPIPS/CSIM; ``per_target_paired``: the same against the real target image
+  where the protocol has one (synthetic, london-pairs);
+* ``mean``: every metric averaged over the compared edits, N, the missing-face count and rate,
+  the paired metrics, and bootstrap 95% CIs over images;
+* ``ablation`` (paper Tables 3–4): one row per sweep setting, the mean target-class probability
+  per target and the headline metrics.
+
+Sanity rows (identity, ground truth) and published rows are shown and never bolded; published
+rows have no CI and take no part in the comparison of requests.
 
 Example:
-    >>> t = Table("demo", "A caption.", ["Method", "Acc"], [["ldm", 0.87], ["ganmut", 0.9]],
-    ...           {"Acc": True})
+    >>> t = Table("demo", "A caption.", ["Method", "Acc"], [["ldm", 0.87], ["ganmut", 0.9]], {"Acc": True})
     >>> "\\\\textbf{0.900}" in t.latex()
     True
 """
@@ -17,179 +20,198 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
-import pandas as pd
-
 from emobench.labels import EMOTIONS, TARGET_EMOTIONS
-from emobench.report.runs import HEADLINE, RunSet, setting_label
+from emobench.report.baselines import MEAN
+from emobench.report.prepare import Prepared
+from emobench.report.runs import HEADLINE, PAIRED
 from emobench.report.stats import bootstrap_ci
+from emobench.report.table import Table
+
+__all__ = ["Table", "per_target_table", "mean_table", "ablation_table", "tables_for"]
+
+NO_FACE = ("No face", "No face %")
+_NAMES = {"Acc": "target accuracy", "PSNR": "PSNR (dB)"}
 
 
-@dataclass
-class Table:
-    """A table with per-column directions (True = higher is better) used for arrows and bold."""
-
-    name: str
-    caption: str
-    header: list[str]
-    rows: list[list[Any]]
-    direction: dict[str, bool] = field(default_factory=dict)
-    ci: dict[tuple[int, str], tuple[float, float]] = field(default_factory=dict)  # (row, column) -> CI
-    groups: list[tuple[str, int]] = field(default_factory=list)  # optional top header: (label, span)
-
-    def _fmt(self, value: Any, column: str) -> str:
-        if isinstance(value, float):
-            if math.isnan(value):
-                return "–"
-            return f"{value:.2f}" if column.upper().startswith("PSNR") else f"{value:.3f}"
-        return str(value)
-
-    def _best(self) -> dict[int, set[int]]:
-        """Column index → row indices holding the best value (ties all bold)."""
-        best: dict[int, set[int]] = {}
-        for j, col in enumerate(self.header):
-            hib = self.direction.get(col.split(" ")[0])
-            if hib is None:
-                continue
-            vals = [(i, r[j]) for i, r in enumerate(self.rows) if isinstance(r[j], float) and not math.isnan(r[j])]
-            if len(vals) < 2:
-                continue
-            target = max(v for _, v in vals) if hib else min(v for _, v in vals)
-            best[j] = {i for i, v in vals if round(v, 3) == round(target, 3)}
-        return best
-
-    def _head(self, col: str, arrows: tuple[str, str]) -> str:
-        hib = self.direction.get(col.split(" ")[0])
-        return col if hib is None else f"{col} {arrows[0] if hib else arrows[1]}"
-
-    def latex(self, with_ci: bool = False) -> str:
-        best = self._best()
-        esc = lambda s: str(s).replace("_", "\\_").replace("%", "\\%").replace("&", "\\&")  # noqa: E731
-        lines = ["\\begin{table}[t]", "\\centering", "\\small", f"\\begin{{tabular}}{{l{'c' * (len(self.header) - 1)}}}",
-                 "\\toprule"]
-        if self.groups:
-            cells, rules, col = [""], [], 2
-            for label, span in self.groups:
-                cells.append(f"\\multicolumn{{{span}}}{{c}}{{{esc(label)}}}")
-                rules.append(f"\\cmidrule(lr){{{col}-{col + span - 1}}}")
-                col += span
-            lines += [" & ".join(cells) + " \\\\", " ".join(rules)]
-        lines.append(" & ".join(esc(self._head(c.split(" @ ")[0], ("$\\uparrow$", "$\\downarrow$"))) for c in self.header)
-                     + " \\\\")
-        lines.append("\\midrule")
-        for i, row in enumerate(self.rows):
-            cells = []
-            for j, value in enumerate(row):
-                text = esc(self._fmt(value, self.header[j]))
-                if with_ci and (i, self.header[j]) in self.ci:
-                    lo, hi = self.ci[(i, self.header[j])]
-                    text += f" {{\\scriptsize [{self._fmt(lo, self.header[j])}, {self._fmt(hi, self.header[j])}]}}"
-                cells.append(f"\\textbf{{{text}}}" if i in best.get(j, set()) else text)
-            lines.append(" & ".join(cells) + " \\\\")
-        lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{esc(self.caption)}}}", f"\\label{{tab:{self.name}}}",
-                  "\\end{table}"]
-        return "\n".join(lines) + "\n"
-
-    def frame(self, with_ci: bool = True) -> pd.DataFrame:
-        cols = {}
-        for j, col in enumerate(self.header):
-            cols[col] = [r[j] for r in self.rows]
-            if with_ci and any((i, col) in self.ci for i in range(len(self.rows))):
-                cols[f"{col} CI95 low"] = [self.ci.get((i, col), (math.nan, math.nan))[0] for i in range(len(self.rows))]
-                cols[f"{col} CI95 high"] = [self.ci.get((i, col), (math.nan, math.nan))[1] for i in range(len(self.rows))]
-        return pd.DataFrame(cols)
-
-    def markdown(self) -> str:
-        best = self._best()
-        head = [self._head(c, ("↑", "↓")) for c in self.header]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for i, row in enumerate(self.rows):
-            cells = []
-            for j, v in enumerate(row):
-                text = self._fmt(v, self.header[j])
-                if (i, self.header[j]) in self.ci:
-                    lo, hi = self.ci[(i, self.header[j])]
-                    text += f" [{self._fmt(lo, self.header[j])}, {self._fmt(hi, self.header[j])}]"
-                cells.append(f"**{text}**" if i in best.get(j, set()) else text)
-            lines.append("| " + " | ".join(cells) + " |")
-        return f"**{self.caption}**\n\n" + "\n".join(lines) + "\n"
-
-    def write(self, out: Path, latex_ci: bool = False) -> list[Path]:
-        out.mkdir(parents=True, exist_ok=True)
-        paths = [out / f"{self.name}.tex", out / f"{self.name}.csv", out / f"{self.name}.md"]
-        paths[0].write_text(self.latex(latex_ci), encoding="utf-8")
-        self.frame().to_csv(paths[1], index=False)
-        paths[2].write_text(self.markdown(), encoding="utf-8")
-        return paths
+def _present(data: Prepared, metrics: Sequence[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
+    """Metrics with a value in the records, or in a published baseline shown in this section."""
+    published = {v.metric for b in data.baselines for v in b.values}
+    return [(c, h, hib) for c, h, hib in metrics
+            if (c in data.records and data.records[c].notna().any()) or c.removeprefix("metric.") in published]
 
 
-def _row_keys(runs: RunSet) -> pd.DataFrame:
-    df = runs.records.copy()
-    label = setting_label(df)
-    df["row"] = df["method"].astype(str) + label.map(lambda s: f" [{s}]" if s else "")
-    return df
+# Columns that are not metrics to average on their own (per-class probabilities, detection flags).
+_NOT_HEADLINE = ("metric.emotion.", "metric.target_prob", "metric.face_detected", "metric.source_face_detected",
+                 "metric.face_missing")
 
 
-def _present(df: pd.DataFrame) -> list[tuple[str, str, bool]]:
-    return [(c, h, hib) for c, h, hib in HEADLINE if c in df and df[c].notna().any()]
+def other_metrics(data: Prepared) -> list[tuple[str, str, bool]]:
+    """Metric columns of the records that are neither headline nor paired (a plugin evaluator's), with the
+    manifests' directions: tables show them where the headline metrics are absent."""
+    known = {c for c, _, _ in HEADLINE + PAIRED}
+    directions = data.runs.directions()
+    cols = [c for c in data.records.columns if c.startswith("metric.") and c not in known
+            and not c.startswith(_NOT_HEADLINE) and data.records[c].notna().any()]
+    return [(c, c[len("metric."):], directions.get(c, True)) for c in cols]
 
 
-def per_target_table(runs: RunSet, targets: Sequence[str] = TARGET_EMOTIONS) -> Table:
-    """Paper Table 1: methods × (target × Acc/PSNR/SSIM/LPIPS/CSIM)."""
-    df = _row_keys(runs)
-    metrics = _present(df)
-    targets = [t for t in targets if (df["target"] == t).any()]
-    header = ["Method"] + [f"{h} @ {t}" for t in targets for _, h, _ in metrics]
-    rows = []
-    for key, group in df.groupby("row", sort=False):
-        row: list[Any] = [key]
-        for t in targets:
-            sub = group[group["target"] == t]
-            row += [float(sub[c].mean()) if len(sub) and sub[c].notna().any() else math.nan for c, _, _ in metrics]
-        rows.append(row)
-    direction = {h: hib for _, h, hib in metrics}
-    caption = f"Per-target results (paper Table 1 layout). {runs.caption_note()}"
-    # LaTeX shows the target in a grouped header row; CSV/Markdown keep "Acc @ happy" names.
-    return Table("per_target", caption, header, rows, direction, groups=[(t, len(metrics)) for t in targets])
+def _targets(data: Prepared, targets: Sequence[str]) -> list[str]:
+    have = set(data.records["target"]) if "target" in data.records else set()
+    have |= {v.target for b in data.baselines for v in b.values}
+    return [t for t in targets if t in have]
 
 
-def mean_table(runs: RunSet, n_boot: int = 1000, seed: int = 0) -> Table:
-    """Every headline metric averaged over all edits per method/setting, with bootstrap 95% CIs."""
-    df = _row_keys(runs)
-    metrics = _present(df)
-    rows, ci = [], {}
-    for i, (key, group) in enumerate(df.groupby("row", sort=False)):
-        row: list[Any] = [key, int(len(group))]
-        for c, h, _ in metrics:
-            row.append(float(group[c].mean()))
-            ci[(i, h)] = bootstrap_ci(group, c, n_boot=n_boot, seed=seed)
-        rows.append(row)
-    caption = f"Mean over all edits, bootstrap 95% CI over images. {runs.caption_note()}"
-    return Table("mean", caption, ["Method", "N"] + [h for _, h, _ in metrics], rows,
-                 {h: hib for _, h, hib in metrics}, ci)
+def _published(data: Prepared, key: str):
+    """The baseline of a published row key ``published:<baseline>:<method>``."""
+    _, name, method = key.split(":", 2)
+    return next(b for b in data.baselines if b.name == name), method
 
 
-def ablation_table(runs: RunSet) -> Table | None:
-    """Paper Tables 3–4: one row per sweep setting with per-class target probabilities (None without a sweep)."""
-    df = runs.records.copy()
-    label = setting_label(df)
-    if (label == "").all():
+def _caption(data: Prepared, what: str, extra: Sequence[str] = ()) -> str:
+    """Short caption: what the table is, what N is and which runs are incomplete, the CSIM rule, published rows."""
+    parts = [what, data.comparison.sentence()]
+    parts += [e for e in extra if e]
+    if any(r.kind == "published" for r in data.rows):
+        names = ", ".join(b.name for b in data.baselines)
+        parts.append(f"Rows marked (published) are the papers' numbers ({names}), not recomputed; "
+                     "no CI, no bold, not in the comparison.")
+    parts.append("Bold: best edit method per column (sanity and published rows excluded).")
+    parts.append(data.runs.backends_note())
+    warnings = data.runs.warnings()
+    if warnings:  # what a run's manifest warns about (leakage, face crops, short classes) belongs beside the numbers
+        parts.append("Warnings: " + " ".join(w if w.endswith(".") else w + "." for w in warnings))
+    parts.append("Provenance: provenance.md.")
+    return " ".join(parts)
+
+
+def _csim_sentence(data: Prepared, metrics: Sequence[tuple[str, str, bool]]) -> str:
+    if data.csim is None or not any(c == "metric.csim" for c, _, _ in metrics):
+        return ""
+    ev = data.runs.evaluator("identity") or {}
+    return data.csim.sentence(str(ev.get("backend", "")))
+
+
+def per_target_table(data: Prepared, targets: Sequence[str] = TARGET_EMOTIONS, paired: bool = False) -> Table | None:
+    """Paper Table 1: methods × (target × Acc/PSNR/SSIM/LPIPS/CSIM), or × the paired metrics."""
+    metrics = _present(data, PAIRED if paired else HEADLINE)
+    if not metrics and not paired:
+        metrics = other_metrics(data)
+    if not metrics:
         return None
-    df["row"] = df["method"].astype(str) + " " + label
-    metrics = _present(df)
+    targets = _targets(data, targets)
+    df = data.records
+    header = ["Method", "N"] + [f"{h} @ {t}" for t in targets for _, h, _ in metrics]
+    rows, kinds = [], []
+    for row in data.rows:
+        if row.kind == "published":
+            baseline, method = _published(data, row.key)
+            cells = [baseline.value(method, t, c) for t in targets for c, _, _ in metrics]
+            if all(math.isnan(v) for v in cells):
+                continue
+            rows.append([row.label, "–", *cells])
+        else:
+            group = df[df["row"] == row.key]
+            cells = []
+            for t in targets:
+                sub = group[group["target"] == t]
+                cells += [float(sub[c].mean()) if c in sub and sub[c].notna().any() else math.nan
+                          for c, _, _ in metrics]
+            rows.append([row.label, int(len(group)), *cells])
+        kinds.append(row.kind)
+    if paired:
+        what = (f"Per target on {data.protocol}: each edit against the real target image of the same person "
+                "(pPSNR in dB, pSSIM, pLPIPS, pCSIM); N: edits per row over all targets.")
+    else:
+        named = ", ".join(_NAMES.get(h, h) for _, h, _ in metrics)
+        what = (f"Per target on {data.protocol} (paper Table 1 layout): {named}"
+                + (" (against the source)" if len(metrics) > 1 else "") + "; N: edits per row over all targets.")
+    name = "per_target_paired" if paired else "per_target"
+    return Table(name, _caption(data, what, [_csim_sentence(data, metrics)]), header, rows,
+                 {h: hib for _, h, hib in metrics}, groups=[(t, len(metrics)) for t in targets], kinds=kinds,
+                 label=f"tab:{data.protocol}:{name}", lead=2)
+
+
+def mean_table(data: Prepared, n_boot: int = 1000, seed: int = 0) -> Table:
+    """Every metric averaged over the compared edits per row, bootstrap 95% CIs over images, missing faces."""
+    headline = _present(data, HEADLINE) or other_metrics(data)
+    paired = _present(data, PAIRED)
+    df = data.records
+    faces = data.csim is not None and data.csim.detection and any(c == "metric.csim" for c, _, _ in headline)
+    header = ["Method", "N"] + [h for _, h, _ in headline] + (list(NO_FACE) if faces else []) + \
+        [f"{h[1:]} @ vs real target" for _, h, _ in paired]
+    groups = [("vs source", len(headline))] + ([("missing face", 2)] if faces else []) + \
+        ([("vs real target", len(paired))] if paired else [])
+    rows, kinds, ci = [], [], {}
+    for row in data.rows:
+        i = len(rows)
+        if row.kind == "published":
+            baseline, method = _published(data, row.key)
+            head_values = [baseline.value(method, MEAN, c) for c, _, _ in headline]
+            paired_values = [baseline.value(method, MEAN, c) for c, _, _ in paired]
+            if all(math.isnan(v) for v in head_values + paired_values):
+                continue  # nothing of this baseline method in these columns
+            rows.append([row.label, "–", *head_values, *(["–", math.nan] if faces else []), *paired_values])
+            kinds.append(row.kind)
+            continue
+        group = df[df["row"] == row.key]
+        cells = [row.label, int(len(group))]
+        for c, h, _ in headline:
+            cells.append(float(group[c].mean()) if c in group and group[c].notna().any() else math.nan)
+            if c in group:
+                ci[(i, h)] = bootstrap_ci(group, c, n_boot=n_boot, seed=seed)
+        if faces:
+            flags = group["metric.face_missing"].dropna() if "metric.face_missing" in group else group.iloc[0:0]
+            cells += [int(flags.sum()), 100.0 * float(flags.mean()) if len(flags) else math.nan]
+        for c, h, _ in paired:
+            col = f"{h[1:]} @ vs real target"
+            cells.append(float(group[c].mean()) if c in group and group[c].notna().any() else math.nan)
+            if c in group:
+                ci[(i, col)] = bootstrap_ci(group, c, n_boot=n_boot, seed=seed)
+        rows.append(cells)
+        kinds.append(row.kind)
+    named = ", ".join(_NAMES.get(h, h) for _, h, _ in headline)
+    what = (f"Means over the compared edits on {data.protocol}: {named}"
+            + (" (fidelity and identity against the source)" if len(headline) > 1 else "")
+            + (", the pairs with a missing face (count, %)" if faces else "")
+            + (", and the same against the real target image" if paired else "") + ".")
+    direction = {h: hib for _, h, hib in headline}
+    direction.update({h[1:]: hib for _, h, hib in paired})
+    return Table("mean", _caption(data, what, [_csim_sentence(data, headline)]), header, rows, direction, ci,
+                 groups=groups, kinds=kinds, label=f"tab:{data.protocol}:mean", lead=2,
+                 ci_note=f"[brackets]: bootstrap 95% CI ({n_boot} resamples of images).")
+
+
+def ablation_table(data: Prepared) -> Table | None:
+    """Paper Tables 3–4: one row per sweep setting with per-class target probabilities (None without a sweep)."""
+    if not any(r.setting for r in data.rows):
+        return None
+    df = data.records
+    metrics = [m for m in _present(data, HEADLINE) if m[0] in df]
     classes = [c for c in EMOTIONS if c in set(df["target"])]
-    header = ["Setting"] + [f"P({c})" for c in classes] + [h for _, h, _ in metrics]
-    rows = []
-    for key, group in df.groupby("row", sort=False):
-        row: list[Any] = [key]
+    header = ["Method", "N"] + [f"{c} @ P(target)" for c in classes] + [h for _, h, _ in metrics]
+    rows, kinds = [], []
+    for row in data.run_rows():
+        group = df[df["row"] == row.key]
+        cells: list[Any] = [row.label, int(len(group))]
         for c in classes:
             sub = group[group["target"] == c]
-            row.append(float(sub["metric.target_prob"].mean()) if "metric.target_prob" in sub and len(sub) else math.nan)
-        row += [float(group[c].mean()) for c, _, _ in metrics]
-        rows.append(row)
-    direction = {**{f"P({c})": True for c in classes}, **{h: hib for _, h, hib in metrics}}
-    caption = f"Sweep of edit settings: mean target-class probability per target and headline metrics. {runs.caption_note()}"
-    return Table("ablation", caption, header, rows, direction)
+            has = "metric.target_prob" in sub and sub["metric.target_prob"].notna().any()
+            cells.append(float(sub["metric.target_prob"].mean()) if has else math.nan)
+        cells += [float(group[c].mean()) if group[c].notna().any() else math.nan for c, _, _ in metrics]
+        rows.append(cells)
+        kinds.append(row.kind)
+    direction = {**{c: True for c in classes}, **{h: hib for _, h, hib in metrics}}
+    what = (f"Sweep of edit settings on {data.protocol} (paper Tables 3-4): mean probability of the target class "
+            "per target, and the headline metrics over all targets (PSNR in dB).")
+    groups = [("P(target class)", len(classes))] + ([("all targets", len(metrics))] if metrics else [])
+    return Table("ablation", _caption(data, what, [_csim_sentence(data, metrics)]), header, rows, direction,
+                 groups=groups, kinds=kinds, label=f"tab:{data.protocol}:ablation", lead=2)
+
+
+def tables_for(data: Prepared, n_boot: int = 1000) -> list[Table]:
+    """Every table of a section, in page order."""
+    out = [per_target_table(data), per_target_table(data, paired=True), mean_table(data, n_boot=n_boot),
+           ablation_table(data)]
+    return [t for t in out if t is not None]

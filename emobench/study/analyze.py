@@ -14,11 +14,14 @@ from scipy.stats import binomtest
 
 
 def holm(pvalues: list[float]) -> list[float]:
-    """Holm step-down adjusted p-values (monotone, capped at 1).
+    """Holm step-down adjusted p-values (monotone, capped at 1), kept exact: no rounding, so a
+    p-value of 1e-55 stays 1e-55 (rounding to a fixed number of decimals would print it as 0).
 
     Example:
-        >>> holm([0.01, 0.04, 0.03])
-        [0.03, 0.06, 0.06]
+        >>> [f"{p:.3g}" for p in holm([0.01, 0.04, 0.03])]
+        ['0.03', '0.06', '0.06']
+        >>> holm([2e-55, 1e-30])
+        [4e-55, 1e-30]
     """
     m = len(pvalues)
     order = sorted(range(m), key=lambda i: pvalues[i])
@@ -26,7 +29,7 @@ def holm(pvalues: list[float]) -> list[float]:
     running = 0.0
     for rank, i in enumerate(order):
         running = max(running, min(1.0, (m - rank) * pvalues[i]))
-        out[i] = round(running, 12)
+        out[i] = running
     return out
 
 

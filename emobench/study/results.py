@@ -7,12 +7,12 @@
   (two-sided and one-sided "above chance", Holm within each table), and a confusion table.
 
 Tables are :class:`emobench.report.tables.Table` objects (LaTeX booktabs, CSV, Markdown); p-values
-are printed with 3 significant digits (scientific below 0.001) and kept exact in the CSV.
+are printed in scientific notation with 3 significant digits and kept exact (float) in the CSV.
 
 Example:
     >>> t = StudyTable("t", "c", ["Comparison", "Proportion", "p (two-sided)"], [["a vs b", 0.65, 0.00012]])
     >>> t.markdown().splitlines()[-1]
-    '| a vs b | 0.650 | 1.2e-04 |'
+    '| a vs b | 0.650 | 1.20e-04 |'
 """
 
 from __future__ import annotations
@@ -31,15 +31,15 @@ _P_KEYS = ("p_two_sided", "p_greater", "p_two_sided_holm", "p_greater_holm")
 
 
 def format_p(p: float) -> str:
-    """Three significant digits, scientific below 0.001.
+    """Scientific notation, three significant digits, at every size (a tiny p-value never prints as 0).
 
     Example:
-        >>> format_p(0.26317), format_p(0.000123), format_p(1.0)
-        ('0.263', '1.2e-04', '1')
+        >>> format_p(0.26317), format_p(0.000123), format_p(2.6e-55), format_p(1.0)
+        ('2.63e-01', '1.23e-04', '2.60e-55', '1.00e+00')
     """
     if math.isnan(p):
         return "–"
-    return f"{p:.1e}" if p < 1e-3 else f"{p:.3g}"
+    return f"{p:.2e}"
 
 
 class StudyTable(Table):

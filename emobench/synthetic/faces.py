@@ -27,7 +27,8 @@ import torch
 
 from emobench.labels import EMOTIONS, parse_label
 
-SPLITS = ("train", "judge", "encoder", "test")
+# "identity" trains the synthetic-id identity evaluator (emobench.synthetic.identity_net).
+SPLITS = ("train", "judge", "encoder", "identity", "test")
 
 # Skin tones (linear-ish RGB) spanning light to dark; identities interpolate between them.
 _SKIN = np.array([[0.96, 0.80, 0.69], [0.90, 0.70, 0.55], [0.78, 0.57, 0.42], [0.58, 0.40, 0.28],
@@ -95,7 +96,7 @@ def split_seed(split: str, index: int, seed: int = 0) -> int:
 
 
 def identities(split: str, n: int, seed: int = 0) -> list[Identity]:
-    """``n`` identities of a split ("train", "judge", "encoder", "test"), disjoint across splits.
+    """``n`` identities of a split ("train", "judge", "encoder", "identity", "test"), disjoint across splits.
 
     Example:
         >>> len(identities("test", 4)), identities("test", 2) == identities("test", 2)

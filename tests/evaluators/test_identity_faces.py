@@ -41,17 +41,58 @@ def test_london_same_person_beats_different_person(shared_dir):
 
 
 def test_identity_evaluator_self_similarity_and_cache():
-    ev = EVALUATORS.get("identity").from_config({})
+    ev = EVALUATORS.get("identity").from_config({"on_no_face": "center"})  # the old behaviour, by name
     x = torch.rand(2, 3, 64, 64)
     batch = EvalBatch(x, x, torch.zeros(2, dtype=torch.long), torch.ones(2, dtype=torch.long), source_keys=["a", "b"])
     cols = ev.evaluate(batch)
     assert np.allclose(cols["csim"], 1.0, atol=1e-5)
     assert cols["face_detected"].tolist() == [0.0, 0.0]  # noise: no face, centre-crop policy
+    assert cols["source_face_detected"].tolist() == [0.0, 0.0]
     assert len(ev.cache) == 2 and ev.cache.misses == 2
-    ev.evaluate(batch)  # second pass: sources come from the cache
-    assert ev.cache.hits == 2
-    nan_ev = EVALUATORS.get("identity").from_config({"on_no_face": "nan"})
-    assert np.isnan(nan_ev.evaluate(batch)["csim"]).all()
+    again = ev.evaluate(batch)  # second pass: sources (and their detection flags) come from the cache
+    assert ev.cache.hits == 2 and again["source_face_detected"].tolist() == [0.0, 0.0]
+    for policy in ("exclude", "nan"):  # the default, and its older name: no CSIM without a face on both sides
+        excluded = EVALUATORS.get("identity").from_config({"on_no_face": policy})
+        assert np.isnan(excluded.evaluate(batch)["csim"]).all()
+    assert EVALUATORS.get("identity").from_config({}).options.on_no_face == "exclude"
+    with pytest.raises(ValueError, match="on_no_face must be one of exclude, center, nan, got 'drop'"):
+        EVALUATORS.get("identity").from_config({"on_no_face": "drop"})
+
+
+def test_csim_only_where_both_sides_are_aligned(shared_data):
+    """A real face against a blank: that pair's CSIM is NaN (and its flags say why); aligned pairs keep theirs."""
+    from emobench.imageio import load_image
+
+    face = load_image(shared_data / "london_256" / "neutral" / "001.jpg")
+    smile = load_image(shared_data / "london_256" / "happy" / "001.jpg")
+    blank = torch.full_like(face, 0.5)
+    sources = torch.stack([face, face, blank])
+    edits = torch.stack([smile, blank, smile])
+    batch = EvalBatch(sources, edits, torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long))
+    cols = EVALUATORS.get("identity").from_config({}).evaluate(batch)
+    assert cols["source_face_detected"].tolist() == [1.0, 1.0, 0.0]
+    assert cols["face_detected"].tolist() == [1.0, 0.0, 1.0]
+    assert cols["csim"][0] > 0.7 and np.isnan(cols["csim"][1:]).all()
+    old = EVALUATORS.get("identity").from_config({"on_no_face": "center"}).evaluate(batch)
+    assert np.isfinite(old["csim"]).all() and old["csim"][0] == pytest.approx(cols["csim"][0])
+
+
+def test_synthetic_id_sees_rendered_faces():
+    """The synthetic world's own identity net: same person across expressions vs other people, no detection."""
+    from emobench.synthetic import Expression, identities, render_batch
+
+    people = identities("test", 6)
+    neutral = render_batch(people, [Expression.prototype("neutral")] * 6, 128)
+    happy = render_batch(people, [Expression.prototype("happy")] * 6, 128)
+    ev = EVALUATORS.get("identity").from_config({"backend": "synthetic-id"})
+    same = ev.evaluate(EvalBatch(neutral, happy, torch.zeros(6, dtype=torch.long), torch.ones(6, dtype=torch.long)))
+    other = ev.evaluate(EvalBatch(neutral, happy.roll(1, 0), torch.zeros(6, dtype=torch.long),
+                                  torch.ones(6, dtype=torch.long)))
+    assert same["csim"].min() > 0.9 and other["csim"].max() < 0.6
+    assert np.isnan(same["face_detected"]).all() and np.isnan(same["source_face_detected"]).all()
+    info = ev.info()
+    assert info.backend == "synthetic-id" and info.settings["detect"] is False
+    assert list(info.weights_sha256) == ["synthetic_identity.safetensors"]
 
 
 def _templated_photos(folder):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -42,3 +43,25 @@ def wait_for(predicate: Callable[[], T], timeout: float = 10.0, what: str = "con
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def metric_run(root: Path, method: str, rows: Sequence[dict], *, protocol: str = "proto", status: str = "finished",
+               expected: int | None = None, title: str = "", editor: str = "", shard_count: int = 1,
+               backends: dict | None = None) -> Path:
+    """A run directory whose records are ``rows`` (each: image_id, target and metric.* columns) and whose
+    manifest has the runner's status and request counts (``expected`` defaults to the number of rows)."""
+    suffix = "".join(sorted(f"{k}{v}" for r in rows for k, v in r.items() if k.startswith("param.")))[:12]
+    run_dir = root / protocol / method / (hashlib.sha256(suffix.encode()).hexdigest()[:12] if suffix else "0123456789ab")
+    run_dir.mkdir(parents=True)
+    evaluators = [{"name": name, "backend": backend, "weights_sha256": {f"{name}.bin": "cd" * 32}}
+                  for name, backend in (backends or {"emotion": "fake-judge", "identity": "sface"}).items()]
+    manifest = {"config": {"protocol": {"name": protocol}}, "evaluators": evaluators, "status": status,
+                "method": {"name": method, "title": title or method, "editor": editor or method},
+                "requests": {"in_shard": len(rows) if expected is None else expected},
+                "shard": {"index": 0, "count": shard_count}, "config_hash": "0123456789ab"}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    with open(run_dir / "records.jsonl", "w") as fh:
+        for i, row in enumerate(rows):
+            fh.write(json.dumps({"request_id": f"{method}-{i}", "method": method, "editor": editor or method,
+                                 "seed": 0, "status": "ok", **row}) + "\n")
+    return run_dir

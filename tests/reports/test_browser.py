@@ -18,6 +18,7 @@ import torch
 from emobench.cli import main
 from emobench.imageio import save_png
 from emobench.report.build import build_report
+from emobench.report.prepare import ReportOptions
 from emobench.study.analyze import analyze_counts
 from emobench.study.design import load_design
 from tests.reports.fakes import study_run, wait_for
@@ -100,14 +101,38 @@ def test_report_index_shows_every_image_and_table(chrome, tmp_path):
                      "metric.accuracy": float(i % 2), "metric.psnr": 20.0 + i, "metric.target_prob": 0.5})
     (run_dir / "manifest.json").write_text(json.dumps({"evaluators": []}))
     (run_dir / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    report = build_report([tmp_path / "syn"], tmp_path / "report", n_boot=20)
+    report = build_report([tmp_path / "syn"], tmp_path / "report", ReportOptions(n_boot=20))
     chrome.get((tmp_path / "report" / "index.html").as_uri())
     images = _loaded_images(chrome)
     assert len(images) == len(report.figures) >= 3
     assert all(width > 0 for _, width in images), [src for src, width in images if width == 0]
-    tables = chrome.find_elements(By.CSS_SELECTOR, "table")
+    tables = chrome.find_elements(By.CSS_SELECTOR, "table.table")
     assert len(tables) == len(report.tables)
     for table, built in zip(tables, report.tables):
         assert built.name in table.get_attribute("class")
         body_rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
         assert len(body_rows) == len(built.rows) > 0
+
+
+def test_index_shows_the_incomplete_run_banner_and_figure_captions(chrome, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from tests.reports.fakes import metric_run
+
+    rows = [{"image_id": f"img{i}", "target": t, "metric.accuracy": float(i % 2), "metric.psnr": 20.0 + i}
+            for i in range(4) for t in ("happy", "sad")]
+    metric_run(tmp_path / "runs", "ldm", rows[:4], status="partial", expected=8, title="LDM (Pikoulis et al.)")
+    metric_run(tmp_path / "runs", "ganmut", rows, title="GANmut")
+    report = build_report([tmp_path / "runs"], tmp_path / "report", ReportOptions(n_boot=20))
+    chrome.get((tmp_path / "report" / "index.html").as_uri())
+    banner = chrome.find_element(By.CSS_SELECTOR, ".banner")
+    assert banner.is_displayed() and banner.location["y"] < 300  # at the top, before the tables
+    assert "Incomplete runs: ldm (partial: 4 of 8 requests ok)" in banner.text
+    assert "Compared on the 4 requests every row shares" in banner.text
+    flagged = [r.text for r in chrome.find_elements(By.CSS_SELECTOR, "table.runs tr.incomplete")]
+    assert len(flagged) == 1 and "partial" in flagged[0]
+    captions = [c.text for c in chrome.find_elements(By.CSS_SELECTOR, "figcaption")]
+    assert len(captions) == len(report.figures) > 0
+    assert all(len(c) > 40 and ".png" not in c for c in captions), captions
+    # the partial run is flagged in the tables shown too
+    assert any("(partial)" in cell.text for cell in chrome.find_elements(By.CSS_SELECTOR, "table.mean td"))

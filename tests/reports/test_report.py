@@ -16,6 +16,7 @@ import torch
 from emobench.errors import UserError
 from emobench.imageio import save_png
 from emobench.report.build import build_report
+from emobench.report.prepare import ReportOptions, prepare
 from emobench.report.runs import load_runs
 from emobench.report.stats import bootstrap_ci
 from emobench.report.tables import mean_table, per_target_table
@@ -56,13 +57,14 @@ def paper_runs(tmp_path: Path, shared_dir: Path) -> tuple[pd.DataFrame, list[Pat
 def test_paper_table1_round_trip(tmp_path, shared_dir):
     paper, dirs = paper_runs(tmp_path, shared_dir)
     runs = load_runs([tmp_path / "paper"])
-    t = per_target_table(runs)
+    data = prepare(runs, ReportOptions(n_boot=50))
+    t = per_target_table(data)
     frame = t.frame(with_ci=False).set_index("Method")
     for _, r in paper.iterrows():
         for col, head in (("accuracy", "Acc"), ("psnr", "PSNR"), ("ssim", "SSIM"), ("lpips", "LPIPS"), ("csim", "CSIM")):
             got = frame.loc[r["method"], f"{head} @ {r['target']}"]
             assert (math.isnan(got) and pd.isna(r[col])) or got == pytest.approx(r[col], abs=1e-12)
-    means = mean_table(runs, n_boot=50).frame(with_ci=False).set_index("Method")
+    means = mean_table(data, n_boot=50).frame(with_ci=False).set_index("Method")
     expected = paper.groupby("method")[["accuracy", "psnr", "lpips"]].mean()
     for method, row in expected.iterrows():
         assert means.loc[method, "Acc"] == pytest.approx(row["accuracy"])
@@ -71,8 +73,9 @@ def test_paper_table1_round_trip(tmp_path, shared_dir):
             assert means.loc[method, "LPIPS"] == pytest.approx(row["lpips"])
     latex = t.latex()
     assert "\\toprule" in latex and "\\multicolumn{5}{c}{happy}" in latex and "LPIPS $\\downarrow$" in latex
-    # Best accuracy for "happy" in the paper is StarGAN v2's 0.958: bold.
+    # Best accuracy for "happy" in the paper is StarGAN v2's 0.958: bold; the groundtruth row is a sanity row.
     assert "\\textbf{0.958}" in latex
+    assert t.kinds[list(frame.index).index("groundtruth")] == "sanity"
 
 
 def test_bootstrap_ci_covers_the_mean_and_resamples_images():
@@ -87,7 +90,7 @@ def test_mixed_backends_refused_unless_allowed(tmp_path):
     with pytest.raises(UserError, match="different emotion backends"):
         load_runs([tmp_path / "paper"])
     runs = load_runs([tmp_path / "paper"], allow_mixed=True)
-    assert "MIXED evaluator backends" in runs.caption_note()
+    assert "MIXED evaluator backends" in runs.caption_note() and "MIXED" in runs.backends_note()
 
 
 def test_truncated_last_line_and_missing_dirs(tmp_path):
@@ -133,7 +136,7 @@ def test_runs_of_several_protocols_get_one_section_each(tmp_path):
     manifest["config"]["protocol"]["name"] = "london-pairs"
     (other / "manifest.json").write_text(json.dumps(manifest))
     out = tmp_path / "report"
-    report = build_report([tmp_path / "one", tmp_path / "two"], out, n_boot=20)
+    report = build_report([tmp_path / "one", tmp_path / "two"], out, ReportOptions(n_boot=20))
     assert report.sections == ["paper", "london-pairs"]
     for name in ("paper", "london-pairs"):
         assert (out / name / "index.html").is_file() and (out / name / "tables" / "mean.tex").is_file()

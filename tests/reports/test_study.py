@@ -165,7 +165,7 @@ def test_cli_ingest_and_analyze_give_table2(runs, tmp_path, capsys):
                          ("p Holm (two-sided)", "p_two_sided_holm"), ("p Holm (one-sided)", "p_greater_holm")):
             assert float(got[col]) == pytest.approx(want[key], rel=1e-12)
     tex = (tmp_path / "res" / "realism.tex").read_text()
-    assert "\\toprule" in tex and "ldm vs ganmut & 0.917 & 11 & 12 & 0.00635" in tex
+    assert "\\toprule" in tex and "ldm vs ganmut & 0.917 & 11 & 12 & 6.35e-03" in tex  # p in scientific notation
     assert "| ldm vs ganmut | 0.917 | 11 | 12 |" in (tmp_path / "res" / "realism.md").read_text()
     assert len(list(csv.DictReader(open(tmp_path / "res" / "answers_joined.csv")))) == 36
     bad = write_answers(tmp_path / "bad.csv", design.study_id, [("p1", "nope", "left")])

@@ -20,7 +20,8 @@ def test_synthetic_protocol_matches_brief():
     p = load_protocol("synthetic")
     assert p.evaluators == ("quality", "paired", "identity", "emotion")
     assert dict(p.evaluator_options["emotion"]) == {"backend": "synthetic-judge"}
-    assert dict(p.evaluator_options["identity"]) == {"backend": "sface"}
+    assert dict(p.evaluator_options["identity"]) == {"backend": "synthetic-id"}  # YuNet cannot see renders
+    assert dict(p.evaluator_options["paired"]) == {"csim": True, "identity_backend": "synthetic-id"}
     assert dict(p.dataset_options) == {"identities": 16, "split": "test", "seed": 0}
 
 
@@ -92,6 +93,9 @@ def test_set_precedence_and_places(cards_dir):
     assert m2.params["fail_above"] == 3.0
     m3, p3 = apply_overrides(method, proto, ["grid.amount=[1, 2]"])
     assert p3.grid["amount"] == (1, 2)
+    # an empty axis drops it (a sanity method without the parameter on a sweep protocol)
+    _, p4 = apply_overrides(method, proto, ["grid.amount=[]", "grid.fail_above=[]"])
+    assert dict(p4.grid) == {}
 
 
 @pytest.mark.parametrize("assignment, match", [

@@ -37,6 +37,12 @@ def test_wheel_contains_cards(wheel):
     assert not any(n.startswith(("methods/", "protocols/", "tests/")) for n in names)
 
 
+def test_wheel_contains_the_builtin_baseline_and_the_synthetic_identity_net(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "emobench/report/data/paper_table1.csv" in names  # emobench report --baseline paper-table1
+    assert "emobench/synthetic/weights/synthetic_identity.safetensors" in names  # identity backend synthetic-id
+
+
 def test_installed_wheel_finds_cards(wheel, tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

@@ -59,7 +59,7 @@ def test_judge_missing_weights_is_clear(tmp_path):
         EMOTION_BACKENDS.get("synthetic-judge").from_config({"weights": str(tmp_path / "nope.safetensors")})
 
 
-@pytest.mark.parametrize("stage", ["judge", "standin"])
+@pytest.mark.parametrize("stage", ["judge", "standin", "identity"])
 def test_synthetic_world_trainers_run_under_emobench_train(stage, tmp_path, capsys):
     from emobench.cli import main
 
