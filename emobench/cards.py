@@ -43,7 +43,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-KINDS = ("methods", "protocols")
+KINDS = ("methods", "protocols", "reports")
 
 
 class CardError(UserError):
@@ -170,7 +170,7 @@ def find_card(kind: str, name_or_path: str) -> Path:
 # --------------------------------------------------------------------------- parsing helpers
 
 
-def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
+def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     raw = path.read_bytes()
     try:
         data = tomllib.loads(raw.decode("utf-8"))
@@ -357,14 +357,14 @@ def load_method(name_or_path: str) -> MethodCard:
         emobench.cards.CardError: unknown method 'idnetity'; did you mean 'identity'? Run `emobench list` to see every name.
     """
     path = find_card("methods", name_or_path)
-    data, sha = _read_toml(path)
+    data, sha = read_toml(path)
     return parse_method(data, path, sha)
 
 
 def load_protocol(name_or_path: str) -> ProtocolCard:
     """Load a protocol card by built-in name or path (see :func:`load_method`)."""
     path = find_card("protocols", name_or_path)
-    data, sha = _read_toml(path)
+    data, sha = read_toml(path)
     return parse_protocol(data, path, sha)
 
 

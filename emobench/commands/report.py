@@ -33,18 +33,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                               description=plain_doc(__doc__), epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", help="run directories or folders holding them")
     p.add_argument("--out", help="report directory (default: <first path>/report)")
-    p.add_argument("--compare", choices=("shared", "all"), default="shared",
+    p.add_argument("--definition", default="default", metavar="NAME|PATH",
+                   help="which tables and figures (a report definition in reports/: default, paper; or a .toml)")
+    p.add_argument("--compare", choices=("shared", "all"), default=None,
                    help="shared: methods compared on the requests every row has (default); all: every record (full N)")
-    p.add_argument("--csim", choices=("aligned", "all"), default="aligned",
+    p.add_argument("--csim", choices=("aligned", "all"), default=None,
                    help="aligned: CSIM over pairs with a face found in source and edit, the others counted as "
                         "'No face' (default); all: every recorded CSIM value (the old behaviour)")
     p.add_argument("--baseline", action="append", default=[], metavar="FILE|paper-table1",
                    help="published values to show beside the runs (repeatable); paper-table1: the paper's Table 1 "
                         "(affectnet-val)")
     p.add_argument("--allow-mixed", action="store_true", help="allow runs scored by different evaluator backends")
-    p.add_argument("--latex-ci", action="store_true", help="print bootstrap 95%% CIs in the LaTeX tables too")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
-    p.add_argument("--grid-rows", type=int, default=6, help="people per method grid (default 6)")
+    p.add_argument("--latex-ci", action="store_true", default=None,
+                   help="print bootstrap 95%% CIs in the LaTeX tables too")
+    p.add_argument("--bootstrap", type=int, default=None, help="bootstrap resamples for the CIs (default 1000)")
+    p.add_argument("--grid-rows", type=int, default=None, help="people per method grid (default 6)")
     p.set_defaults(func=run)
     return p
 
@@ -56,16 +59,22 @@ def run(args: argparse.Namespace) -> int:
     from emobench.errors import UserError
     from emobench.report.baselines import load_baseline
     from emobench.report.build import build_report
+    from emobench.report.definition import load_definition
     from emobench.report.prepare import ReportOptions
 
-    if args.bootstrap < 1 or args.grid_rows < 1:
-        raise UserError(f"--bootstrap and --grid-rows must be >= 1, got {args.bootstrap} and {args.grid_rows}")
+    definition = load_definition(args.definition)
+    # The command line wins over the definition's [options], which win over ReportOptions' defaults.
+    given = {"compare": args.compare, "csim": args.csim, "latex_ci": args.latex_ci, "n_boot": args.bootstrap,
+             "grid_rows": args.grid_rows}
+    chosen = {**dict(definition.options), **{k: v for k, v in given.items() if v is not None}}
     baselines = tuple(load_baseline(spec) for spec in args.baseline)
-    options = ReportOptions(compare=args.compare, csim=args.csim, latex_ci=args.latex_ci, n_boot=args.bootstrap,
-                            grid_rows=args.grid_rows, allow_mixed=args.allow_mixed, baselines=baselines)
+    try:
+        options = ReportOptions(allow_mixed=args.allow_mixed, baselines=baselines, **chosen)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"report options ({definition.path or definition.name} and the command line): {exc}") from None
     paths = [Path(p) for p in args.paths]
     out = Path(args.out) if args.out else paths[0] / "report"
-    report = build_report(paths, out, options)
+    report = build_report(paths, out, options, definition)
     if not getattr(args, "quiet", False):
         for table in report.tables:
             print(table.markdown())

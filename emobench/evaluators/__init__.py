@@ -29,3 +29,11 @@ EMOTION_BACKENDS = Registry(
     },
     entry_point_group="emobench.emotion_backends",
 )
+
+# Identity networks run in torch rather than onnxruntime, behind the ``identity`` evaluator's backends
+# of the same name: each target has ``default_weights``, ``load(path, device)`` and ``embed(net, images)``.
+IDENTITY_NETS = Registry(
+    "identity network",
+    {"synthetic-id": "emobench.synthetic.identity_net:SyntheticIdentityBackend"},
+    entry_point_group="emobench.identity_nets",
+)

@@ -38,6 +38,7 @@ from emobench.evaluators.cache import FeatureCache
 from emobench.evaluators.base import EvalBatch, Evaluator, EvaluatorInfo, MetricInfo
 from emobench.faces.align import arcface_align
 from emobench.faces.face import choose_face
+from emobench.evaluators import IDENTITY_NETS
 from emobench.faces import DETECTORS, make_detector
 from emobench.imageio import to_uint8
 from emobench.weights import ASSETS, resolve, sha256_file
@@ -104,10 +105,8 @@ def model_path(options: IdentityOptions) -> Path:
     ``antelopev2``: found in ``$EMOBENCH_WEIGHTS``, the cache or ``~/.insightface/models/<pack>/``), or the
     default (sface's asset; insightface's buffalo_l); for ``synthetic-id`` the safetensors file (default:
     the packaged net)."""
-    if options.backend == "synthetic-id":
-        from emobench.synthetic.identity_net import DEFAULT_WEIGHTS
-
-        return Path(options.model).expanduser() if options.model else DEFAULT_WEIGHTS
+    if options.backend in IDENTITY_NETS:
+        return Path(options.model).expanduser() if options.model else IDENTITY_NETS.get(options.backend).default_weights
     if options.backend == "sface":
         return Path(options.model).expanduser() if options.model else resolve("sface")
     pack = options.model or "buffalo_l"
@@ -136,10 +135,9 @@ class IdentityEvaluator(Evaluator):
         self.options = options
         self._net = self._session = None
         path = model_path(options)
-        if options.backend == "synthetic-id":
-            from emobench.synthetic.identity_net import load_identity_net
-
-            self._net = load_identity_net(path, device)
+        if options.backend in IDENTITY_NETS:
+            self._backend = IDENTITY_NETS.get(options.backend)
+            self._net = self._backend.load(path, device)
             self.sha256 = sha256_file(path)
         else:
             if not path.is_file():
@@ -202,9 +200,7 @@ class IdentityEvaluator(Evaluator):
         """L2-normalised embeddings ``(N, D)`` and detection flags ``(N,)`` (1, 0, or NaN when not checked)
         of a batch in [0, 1]."""
         if self._net is not None:
-            from emobench.synthetic.identity_net import embed
-
-            return embed(self._net, images), np.full(images.shape[0], np.nan)
+            return self._backend.embed(self._net, images), np.full(images.shape[0], np.nan)
         crops, found = zip(*(self._crop(img) for img in images))
         x = np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2)
         if self.options.backend == "insightface":

@@ -10,9 +10,10 @@ import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from emobench.report.completeness import banner
+from emobench.report.definition import ReportDefinition, load_definition
 from emobench.report.figure import Figure
 from emobench.report.grids import image_grid, source_images
 from emobench.report.page import banner_html, figure_html, runs_html, section_page, table_html, write_page
@@ -21,7 +22,7 @@ from emobench.report.prepare import Prepared, ReportOptions, prepare
 from emobench.report.provenance import write_provenance
 from emobench.report.runs import find_run_dirs, load_runs
 from emobench.report.table import Table
-from emobench.report.tables import tables_for
+from emobench.report.tables import ablation_table, mean_table, per_target_table
 from emobench.store import read_manifest
 
 
@@ -36,22 +37,24 @@ class Report:
     notes: list[str] = field(default_factory=list)  # e.g. a baseline not shown because of its protocol
 
 
-def build_report(paths: Sequence[Path], out: Path, options: ReportOptions | None = None) -> Report:
+def build_report(paths: Sequence[Path], out: Path, options: ReportOptions | None = None,
+                 definition: ReportDefinition | None = None) -> Report:
     """Read runs (records only, never models) and write tables, plots, grids and ``index.html`` into ``out``.
 
     Runs of several protocols get one section each (``out/<protocol>/``, its own tables, figures and
     backend check: numbers are only compared within a protocol) and ``out/index.html`` links them.
     """
     options = options or ReportOptions()
+    definition = definition or load_definition("default")
     dirs = find_run_dirs(paths)
     by_protocol: dict[str, list[Path]] = {}
     for d in dirs:
         name = (read_manifest(d) or {}).get("config", {}).get("protocol", {}).get("name", d.parent.parent.name)
         by_protocol.setdefault(str(name), []).append(d)
     if len(by_protocol) <= 1:
-        report = _build_one(dirs, out, options)
+        report = _build_one(dirs, out, options, definition)
     else:
-        sections = {name: _build_one(ds, out / name, options) for name, ds in by_protocol.items()}
+        sections = {name: _build_one(ds, out / name, options, definition) for name, ds in by_protocol.items()}
         report = Report(out, sections=list(sections))
         for section in sections.values():
             report.tables += section.tables
@@ -66,26 +69,37 @@ def build_report(paths: Sequence[Path], out: Path, options: ReportOptions | None
     return report
 
 
-def _figures(data: Prepared, out: Path, options: ReportOptions) -> list[Figure]:
-    figures = tradeoff_plots(data, out / "figures", options.n_boot)
-    figures += tradeoff_plots(data, out / "figures", options.n_boot, paired=True)
-    figures += per_class_bars(data, out / "figures")
+def _grids(data: Prepared, out: Path, options: ReportOptions) -> list[Figure]:
     sources = source_images(data.records)
-    for method in dict.fromkeys(r.method for r in data.run_rows()):
-        grid = image_grid(data, out / "grids", method, max_rows=options.grid_rows, sources=sources or None)
-        if grid is not None:
-            figures.append(grid)
-    return figures
+    grids = [image_grid(data, out / "grids", method, max_rows=options.grid_rows, sources=sources or None)
+             for method in dict.fromkeys(r.method for r in data.run_rows())]
+    return [g for g in grids if g is not None]
 
 
-def _build_one(dirs: Sequence[Path], out: Path, options: ReportOptions) -> Report:
+# What a report definition's names stand for (emobench.report.definition.TABLES / FIGURES).
+TABLE_BUILDERS: dict[str, Callable[[Prepared, ReportOptions], Table | None]] = {
+    "per_target": lambda data, o: per_target_table(data),
+    "per_target_paired": lambda data, o: per_target_table(data, paired=True),
+    "mean": lambda data, o: mean_table(data, n_boot=o.n_boot),
+    "ablation": lambda data, o: ablation_table(data),
+}
+FIGURE_BUILDERS: dict[str, Callable[[Prepared, Path, ReportOptions], list[Figure]]] = {
+    "tradeoff": lambda data, out, o: tradeoff_plots(data, out / "figures", o.n_boot),
+    "tradeoff_paired": lambda data, out, o: tradeoff_plots(data, out / "figures", o.n_boot, paired=True),
+    "per_class": lambda data, out, o: per_class_bars(data, out / "figures"),
+    "grids": _grids,
+}
+
+
+def _build_one(dirs: Sequence[Path], out: Path, options: ReportOptions, definition: ReportDefinition) -> Report:
     runs = load_runs(dirs, allow_mixed=options.allow_mixed)
     data = prepare(runs, options, options.baselines)
     report = Report(out)
-    report.tables = tables_for(data, n_boot=options.n_boot)
+    tables = [TABLE_BUILDERS[name](data, options) for name in definition.tables]
+    report.tables = [t for t in tables if t is not None]
     for table in report.tables:
         report.files += table.write(out / "tables", options.latex_ci)
-    report.figures = _figures(data, out, options)
+    report.figures = [f for name in definition.figures for f in FIGURE_BUILDERS[name](data, out, options)]
     report.files.append(write_provenance(data, options, out))
     (out / "runs.json").write_text(json.dumps([str(d) for d in runs.run_dirs], indent=2) + "\n")
     text = banner(runs.runs, data.comparison)

@@ -29,7 +29,7 @@ from emobench.report.runs import HEADLINE, PAIRED
 from emobench.report.stats import bootstrap_ci
 from emobench.report.table import Table
 
-__all__ = ["Table", "per_target_table", "mean_table", "ablation_table", "tables_for"]
+__all__ = ["Table", "per_target_table", "mean_table", "ablation_table"]
 
 NO_FACE = ("No face", "No face %")
 _NAMES = {"Acc": "target accuracy", "PSNR": "PSNR (dB)"}
@@ -208,10 +208,3 @@ def ablation_table(data: Prepared) -> Table | None:
     groups = [("P(target class)", len(classes))] + ([("all targets", len(metrics))] if metrics else [])
     return Table("ablation", _caption(data, what, [_csim_sentence(data, metrics)]), header, rows, direction,
                  groups=groups, kinds=kinds, label=f"tab:{data.protocol}:ablation", lead=2)
-
-
-def tables_for(data: Prepared, n_boot: int = 1000) -> list[Table]:
-    """Every table of a section, in page order."""
-    out = [per_target_table(data), per_target_table(data, paired=True), mean_table(data, n_boot=n_boot),
-           ablation_table(data)]
-    return [t for t in out if t is not None]

@@ -107,3 +107,18 @@ def checkpoint_metadata(path: Path) -> dict[str, str]:
 
     with safe_open(str(path), framework="pt") as fh:
         return dict(fh.metadata() or {})
+
+
+class SyntheticIdentityBackend:
+    """What the ``identity`` evaluator calls for ``backend = "synthetic-id"`` (registered in
+    :data:`emobench.evaluators.IDENTITY_NETS`, so the evaluators never import the synthetic world)."""
+
+    default_weights = DEFAULT_WEIGHTS
+
+    @staticmethod
+    def load(path: Path, device: torch.device | str = "cpu") -> nn.Module:
+        return load_identity_net(path, device)
+
+    @staticmethod
+    def embed(net: nn.Module, images: torch.Tensor) -> np.ndarray:
+        return embed(net, images)

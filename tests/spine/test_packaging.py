@@ -16,7 +16,7 @@ def wheel(tmp_path_factory) -> Path:
     pytest.importorskip("setuptools")
     src = tmp_path_factory.mktemp("src")
     # build from a copy so build/ and *.egg-info never land in the checkout
-    for name in ("emobench", "methods", "protocols"):
+    for name in ("emobench", "methods", "protocols", "reports"):
         shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         if (REPO / name).exists():
@@ -31,10 +31,11 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_contains_cards(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    for card in list((REPO / "methods").glob("*.toml")) + list((REPO / "protocols").glob("*.toml")):
+    for card in [*(REPO / "methods").glob("*.toml"), *(REPO / "protocols").glob("*.toml"),
+                 *(REPO / "reports").glob("*.toml")]:
         assert f"emobench/_cards/{card.parent.name}/{card.name}" in names
     assert "emobench/cli.py" in names and "emobench/editors/identity.py" in names
-    assert not any(n.startswith(("methods/", "protocols/", "tests/")) for n in names)
+    assert not any(n.startswith(("methods/", "protocols/", "reports/", "tests/")) for n in names)
 
 
 def test_wheel_contains_the_builtin_baseline_and_the_synthetic_identity_net(wheel):
@@ -47,13 +48,14 @@ def test_installed_wheel_finds_cards(wheel, tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = ("import emobench.cards as c; print(c.builtin_dir('methods')); print(c.load_method('identity').title); "
-            "print(c.load_protocol('synthetic').dataset)")
+            "print(c.load_protocol('synthetic').dataset); "
+            "from emobench.report.definition import load_definition; print(load_definition('paper').name)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": ""},
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    folder, title, dataset = proc.stdout.split("\n")[:3]
+    folder, title, dataset, report = proc.stdout.split("\n")[:4]
     assert Path(folder) == site / "emobench" / "_cards" / "methods"
-    assert title == "Identity (no edit)" and dataset == "synthetic"
+    assert title == "Identity (no edit)" and dataset == "synthetic" and report == "paper"
 
 
 @pytest.mark.slow
