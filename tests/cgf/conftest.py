@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from emobench.cgf.standin import StandInConfig, StandInNet, save_standin
-from tests.ldm.conftest import MICRO, micro_model  # noqa: F401  (re-exported fixtures' helpers)
+from tests.editors.ldm.conftest import MICRO, micro_model  # noqa: F401  (re-exported fixtures' helpers)
 
 TINY_CLIP = {
     "embed_dim": 32,

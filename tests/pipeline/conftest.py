@@ -1,4 +1,4 @@
-"""Fixtures of the spine tests: fake dataset/evaluators/editors and card writers."""
+"""Fixtures of the pipeline tests (runner, store, cards, CLI): fake dataset/evaluators/editors and card writers."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.spine import fakes
+from tests.pipeline import fakes
 
 
 @pytest.fixture(autouse=True)
 def _fakes():
-    """The fake dataset, evaluators and editors, registered for each spine test and removed after it."""
+    """The fake dataset, evaluators and editors, registered for each pipeline test and removed after it."""
     with fakes.registered():
         yield
 

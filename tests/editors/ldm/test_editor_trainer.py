@@ -10,7 +10,7 @@ import torch
 
 from emobench.editors import EDITORS
 from emobench.train.ldm import TrainConfig, diffusion_loss, train_ldm, train_vqgan
-from tests.ldm.conftest import micro_model
+from tests.editors.ldm.conftest import micro_model
 
 FAST = {"ddim_steps": 4, "t0": 300}
 
@@ -168,7 +168,7 @@ def test_validation_loss_has_no_label_dropout():
 
 @pytest.mark.parametrize("name", ["paper_vqgan", "paper_ldm", "demo_vqgan", "demo_ldm"])
 def test_shipped_training_configs_parse(name):
-    cfg = TrainConfig.from_toml(Path(__file__).resolve().parents[2] / "configs" / f"{name}.toml")
+    cfg = TrainConfig.from_toml(Path(__file__).resolve().parents[3] / "configs" / f"{name}.toml")
     model = cfg.ldm_config()
     if name.startswith("paper"):
         assert cfg.model == "paper" and model.unet.model_channels == 160 and cfg.scale_lr

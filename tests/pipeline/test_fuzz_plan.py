@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from emobench.cards import CardError, apply_overrides, canonical_json, load_method, load_protocol
 from emobench.errors import UserError
 from emobench.runner import plan
-from tests.spine.conftest import write_method, write_protocol
+from tests.pipeline.conftest import write_method, write_protocol
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -10,7 +10,7 @@ from emobench.cards import apply_overrides, load_method, load_protocol
 from emobench.errors import UserError
 from emobench.options import OptionError, build_options, require
 from emobench.runner import plan
-from tests.spine.conftest import write_method, write_protocol
+from tests.pipeline.conftest import write_method, write_protocol
 
 
 @dataclass(frozen=True)

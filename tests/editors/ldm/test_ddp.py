@@ -13,7 +13,7 @@ import torch
 import torch.multiprocessing as mp
 
 from emobench.train.ldm import train_ldm, train_vqgan
-from tests.ldm.test_editor_trainer import _tiny_cfg
+from tests.editors.ldm.test_editor_trainer import _tiny_cfg
 
 
 def _free_port() -> int:

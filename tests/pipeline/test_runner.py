@@ -10,7 +10,7 @@ from emobench.imageio import load_image
 from emobench.rescore import rescore
 from emobench.runner import RunOptions, run
 from emobench.store import read_manifest, read_run, record_files
-from tests.spine.conftest import write_method, write_protocol
+from tests.pipeline.conftest import write_method, write_protocol
 
 REQUIRED = ["request_id", "image_id", "person", "source", "source_index", "target", "target_index", "seed",
             "setting", "method", "editor", "output", "output_sha256", "runtime_s", "status", "error", "shard"]
@@ -204,7 +204,7 @@ def test_registered_but_missing_module_is_a_clear_error(cards_dir, tmp_path):
 
 
 def test_retry_errors_supersedes_error_rows(cards_dir, tmp_path, monkeypatch):
-    from tests.spine.fakes import ShiftEditor
+    from tests.pipeline.fakes import ShiftEditor
 
     real_edit = ShiftEditor._edit
 

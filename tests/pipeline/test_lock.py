@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 from emobench.store import read_run
-from tests.spine.conftest import write_method, write_protocol
+from tests.pipeline.conftest import write_method, write_protocol
 
 REPO = Path(__file__).resolve().parents[2]
-SLOW_CLI = REPO / "tests" / "spine" / "slow_cli.py"
+SLOW_CLI = REPO / "tests" / "pipeline" / "slow_cli.py"
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 
 

@@ -4,7 +4,7 @@ import pytest
 from emobench.cards import (CardError, apply_overrides, builtin_names, config_hash, diff_keys, load_method,
                             load_protocol, parse_value, protocol_from_config)
 from emobench.errors import UserError
-from tests.spine.conftest import write_method, write_protocol
+from tests.pipeline.conftest import write_method, write_protocol
 
 
 def test_builtin_cards_load():

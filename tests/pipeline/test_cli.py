@@ -9,7 +9,7 @@ import torch
 from emobench.cli import build_parser, main
 from emobench.imageio import save_png
 from emobench.store import read_run
-from tests.spine.conftest import write_method, write_protocol
+from tests.pipeline.conftest import write_method, write_protocol
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,7 @@ import torch
 from emobench.cli import main
 from emobench.store import read_records
 from tests import hostile_images
-from tests.spine.conftest import write_method, write_protocol
+from tests.pipeline.conftest import write_method, write_protocol
 
 
 @dataclass
@@ -108,7 +108,7 @@ def _disk_full_after(target: str, calls: int) -> Callable[[pytest.MonkeyPatch], 
 
 
 def _out_of_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.spine import fakes
+    from tests.pipeline import fakes
 
     def oom(self, *args, **kwargs):
         raise MemoryError()
@@ -152,7 +152,7 @@ CASES: dict[str, Case] = {
                                         "synthetic"], 2, "m.toml: not valid TOML"),
     # a plugin's own bug is the plugin's, not the card's
     "plugin bug": Case(lambda t: _fake(t, editor="fake-buggy"), 1, "editor 'fake-buggy' "
-                       "(tests.spine.fakes:BuggyEditor) failed with TypeError: unsupported operand"),
+                       "(tests.pipeline.fakes:BuggyEditor) failed with TypeError: unsupported operand"),
     # the environment while running: stop with one line; what was recorded stays consistent
     "disk full writing an edit": Case(lambda t: _fake(t) + ["--batch-size", "2"], 2, "no space left on the device "
                                       "(runs/x): free some space", records=2, patch=_disk_full_after("png", 3)),

@@ -7,7 +7,7 @@ from emobench.editors.precomputed import PrecomputedEditor
 from emobench.imageio import load_image, save_png
 from emobench.runner import RunOptions, run
 from emobench.store import read_run
-from tests.spine.conftest import write_method, write_protocol
+from tests.pipeline.conftest import write_method, write_protocol
 
 
 def test_precomputed_evaluates_another_tools_edits(tmp_path, cards_dir):

@@ -11,7 +11,7 @@ from emobench.editors.ldm.model import CheckpointError, LatentDiffusion, load_ch
 from emobench.editors.ldm.schedule import NoiseSchedule, ddim_timesteps
 from emobench.editors.ldm.unet import UNet
 from emobench.editors.ldm.vqgan import VQGAN
-from tests.ldm.conftest import micro_model
+from tests.editors.ldm.conftest import micro_model
 
 
 def _count(module) -> float:

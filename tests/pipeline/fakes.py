@@ -29,15 +29,15 @@ from emobench.labels import EMOTIONS
 
 
 FAKES = (
-    (DATASETS, {"fake-faces": "tests.spine.fakes:FakeFaces"}),
-    (EVALUATORS, {"fake-mae": "tests.spine.fakes:FakeMAE", "fake-broken": "tests.spine.fakes:BrokenEvaluator"}),
-    (EDITORS, {"fake-shift": "tests.spine.fakes:ShiftEditor", "fake-slow": "tests.spine.fakes:SlowEditor",
-               "fake-buggy": "tests.spine.fakes:BuggyEditor"}),
+    (DATASETS, {"fake-faces": "tests.pipeline.fakes:FakeFaces"}),
+    (EVALUATORS, {"fake-mae": "tests.pipeline.fakes:FakeMAE", "fake-broken": "tests.pipeline.fakes:BrokenEvaluator"}),
+    (EDITORS, {"fake-shift": "tests.pipeline.fakes:ShiftEditor", "fake-slow": "tests.pipeline.fakes:SlowEditor",
+               "fake-buggy": "tests.pipeline.fakes:BuggyEditor"}),
 )
 
 
 def register() -> None:
-    """For a subprocess (tests/spine/slow_cli.py): the fakes for the whole process."""
+    """For a subprocess (tests/pipeline/slow_cli.py): the fakes for the whole process."""
     for registry, entries in FAKES:
         for name, target in entries.items():
             registry.register(name, target)
@@ -45,7 +45,7 @@ def register() -> None:
 
 @contextlib.contextmanager
 def registered() -> Iterator[None]:
-    """The fakes for one test only (the spine's autouse fixture): nothing leaks into other tests."""
+    """The fakes for one test only (the pipeline tests' autouse fixture): nothing leaks into other tests."""
     with contextlib.ExitStack() as stack:
         for registry, entries in FAKES:
             stack.enter_context(registry.registered(entries))

@@ -1,6 +1,6 @@
 """The ``affectnet`` dataset on tiny fixtures in each real layout, and the affectnet-val cards end to end.
 
-Fixtures (tests/reports/affectnet_fixtures.py): London originals at 256 px with 68 landmarks from
+Fixtures (tests/datasets/affectnet_fixtures.py): London originals at 256 px with 68 landmarks from
 their templates; the CSV release pastes them on a blue canvas at the row's face box, so a crop in
 the wrong place shows blue.
 """
@@ -23,7 +23,7 @@ from emobench.imageio import ImageReadError, load_image, save_png, to_uint8
 from emobench.labels import EMOTIONS, TARGET_EMOTIONS
 from emobench.protocol import Setting, build_requests, select_samples
 from emobench.store import read_run
-from tests.reports.affectnet_fixtures import BOX, CANVAS, HEADER, class_folders, make_faces, npy_release, official
+from tests.datasets.affectnet_fixtures import BOX, CANVAS, HEADER, class_folders, make_faces, npy_release, official
 
 LANDMARKS = ";".join(["50.0"] * 136)
 

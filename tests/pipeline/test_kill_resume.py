@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from emobench.store import read_run
-from tests.spine.conftest import write_method, write_protocol
+from tests.pipeline.conftest import write_method, write_protocol
 
 REPO = Path(__file__).resolve().parents[2]
-SLOW_CLI = REPO / "tests" / "spine" / "slow_cli.py"
+SLOW_CLI = REPO / "tests" / "pipeline" / "slow_cli.py"
 
 
 def _cmd(method: Path, proto: Path, out: Path) -> list[str]:
