@@ -29,6 +29,7 @@ from typing import Mapping
 
 import numpy as np
 
+from emobench.atomic import atomic_file
 from emobench.errors import UserError
 from emobench.labels import EMOTIONS, parse_label
 
@@ -124,13 +125,10 @@ def class_means(path: str | Path, *, per_class: int = 500, seed: int = 0,
 def write_targets(means: ClassMeans, path: str | Path) -> Path:
     """One row per class (``label, n, AU01_r …``), the file ``ganimation`` takes as ``au_csv``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_file(path, "w") as fh:
         writer = csv.writer(fh)
         writer.writerow(["label", "n"] + [f"{au}_r" for au in AUS])
         for name in EMOTIONS:
             if name in means.values:
                 writer.writerow([name, means.counts[name]] + [f"{v:.6f}" for v in means.values[name]])
-    tmp.replace(path)
     return path

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from emobench.atomic import atomic_path
 from emobench.errors import UserError
 from emobench.store import read_manifest, read_run
 
@@ -68,14 +69,12 @@ def export(paths: Sequence[Path], dest: Path, fmt: str = "csv") -> tuple[Path, i
         raise UserError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     frame = pd.concat([run_frame(d) for d in find_runs(paths)], ignore_index=True, sort=False)
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    if fmt == "parquet":
-        try:
-            frame.to_parquet(tmp, index=False)
-        except ImportError as exc:
-            raise UserError(f"--format parquet needs pyarrow (pip install pyarrow): {exc}") from None
-    else:
-        frame.to_csv(tmp, index=False)
-    tmp.replace(dest)
+    with atomic_path(dest) as tmp:
+        if fmt == "parquet":
+            try:
+                frame.to_parquet(tmp, index=False)
+            except ImportError as exc:
+                raise UserError(f"--format parquet needs pyarrow (pip install pyarrow): {exc}") from None
+        else:
+            frame.to_csv(tmp, index=False)
     return dest, len(frame)

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from emobench.atomic import atomic_path
 from emobench.cgf.config import CGFConfig
 from emobench.train.cgf_latents import LatentSet
 from emobench.cgf.losses import CGFLoss, LossTerms
@@ -79,11 +80,9 @@ def save_tuned(model: LatentDiffusion, path: Path, cfg: CGFConfig, base_sha: str
             "cgf_config": json.dumps(cfg.to_dict(), sort_keys=True), "loss_networks": json.dumps(losses),
             "lambda_dir": repr(float(cfg.lambda_dir)), "tune_guidance": repr(float(cfg.guidance)),
             "steps": str(steps), "selection": json.dumps(selection or {"select": "last", "selected_step": steps})}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({f"unet.{k}": v.detach().cpu().contiguous() for k, v in model.unet.state_dict().items()}, str(tmp),
-              metadata=meta)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file({f"unet.{k}": v.detach().cpu().contiguous() for k, v in model.unet.state_dict().items()},
+                  str(tmp), metadata=meta)
 
 
 def _validate(model: LatentDiffusion, latents: LatentSet, idx: list[int], target: int, ts: list[int],

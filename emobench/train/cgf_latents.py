@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from emobench.atomic import atomic_path
 from emobench.cgf.config import CGFConfig
 from emobench.train.data import TrainingData
 from emobench.editors.ldm.ddim import ddim_invert
@@ -125,10 +126,9 @@ def precompute(model: LatentDiffusion, checkpoint_sha: str, cfg: CGFConfig, data
                                           chain_end=cfg.chain_end).float().cpu())
             labels.append(src.cpu())
             bar.update(len(chunk))
-        tmp = _shard_path(directory, k).with_suffix(".tmp")
-        save_file({"z": torch.cat(zs), "recon": torch.cat(recons), "labels": torch.cat(labels)}, str(tmp),
-                  metadata={"indices": json.dumps(shards[k])})
-        tmp.replace(_shard_path(directory, k))
+        with atomic_path(_shard_path(directory, k)) as tmp:
+            save_file({"z": torch.cat(zs), "recon": torch.cat(recons), "labels": torch.cat(labels)}, str(tmp),
+                      metadata={"indices": json.dumps(shards[k])})
     bar.close()
     return load(directory, len(shards))
 

@@ -27,6 +27,7 @@ from typing import Iterator, Mapping
 import torch
 from torch import nn
 
+from emobench.atomic import atomic_path
 from emobench.editors.ldm.config import LDMConfig
 from emobench.editors.ldm.embedder import ClassEmbedder
 from emobench.editors.ldm.schedule import NoiseSchedule
@@ -146,11 +147,8 @@ class LatentDiffusion(nn.Module):
         meta = {"format": "emobench-ldm", "config": json.dumps(self.config.to_dict()), **dict(metadata or {})}
         if self.ema is not None:
             meta["ema_updates"] = str(self.ema_updates)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(tmp), metadata=meta)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(tmp), metadata=meta)
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
