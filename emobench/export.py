@@ -21,7 +21,7 @@ from typing import Sequence
 
 from emobench.atomic import atomic_path
 from emobench.errors import UserError
-from emobench.store import read_manifest, read_run
+from emobench.store import find_run_dirs, read_manifest, read_run
 
 FORMATS = ("csv", "parquet")
 RUN_COLUMNS = ("protocol", "method", "run_hash")
@@ -45,29 +45,13 @@ def run_frame(run_dir: Path):
     return frame
 
 
-def find_runs(paths: Sequence[Path]) -> list[Path]:
-    """Run directories under each path (a run directory itself, or any folder above some)."""
-    found: list[Path] = []
-    for path in paths:
-        path = Path(path)
-        if not path.exists():
-            raise UserError(f"{path}: no such run directory")
-        if list(path.glob("manifest*.json")):
-            found.append(path)
-        else:
-            found += sorted({m.parent for m in path.rglob("manifest*.json")})
-    if not found:
-        raise UserError(f"no run directories (with a manifest.json) under {', '.join(map(str, paths))}")
-    return found
-
-
 def export(paths: Sequence[Path], dest: Path, fmt: str = "csv") -> tuple[Path, int]:
     """Write every edit of the runs under ``paths`` to ``dest``; returns (dest, rows)."""
     import pandas as pd
 
     if fmt not in FORMATS:
         raise UserError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    frame = pd.concat([run_frame(d) for d in find_runs(paths)], ignore_index=True, sort=False)
+    frame = pd.concat([run_frame(d) for d in find_run_dirs(paths)], ignore_index=True, sort=False)
     dest = Path(dest)
     with atomic_path(dest) as tmp:
         if fmt == "parquet":

@@ -24,9 +24,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from emobench.atomic import write_json_atomic, write_text_atomic  # noqa: F401 - the store's writers
+from emobench.errors import UserError
 
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
@@ -71,6 +72,23 @@ def record_files(run_dir: Path) -> list[Path]:
 def manifest_files(run_dir: Path) -> list[Path]:
     """Every manifest of a run (one per shard), sorted."""
     return sorted(Path(run_dir).glob("manifest*.json"))
+
+
+def find_run_dirs(paths: Sequence[Path]) -> list[Path]:
+    """Run directories under ``paths`` (a run dir itself, or any folder containing run dirs)."""
+    found: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise UserError(f"{path}: no such run directory (expected a folder with manifest.json)")
+        if manifest_files(path):
+            found.append(path)
+            continue
+        below = sorted({p.parent for p in path.rglob("manifest*.json")})
+        if not below:
+            raise UserError(f"{path}: no runs found (no manifest.json in it or below it)")
+        found += below
+    return list(dict.fromkeys(found))
 
 
 def read_run(run_dir: Path) -> list[dict[str, Any]]:

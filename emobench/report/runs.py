@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from emobench.errors import UserError
-from emobench.store import manifest_files, read_manifest, read_run
+from emobench.store import find_run_dirs, manifest_files, read_manifest, read_run
 
 # The paper's five headline metrics: record column, header, higher-is-better.
 HEADLINE = (("metric.accuracy", "Acc", True), ("metric.psnr", "PSNR", True), ("metric.ssim", "SSIM", True),
@@ -165,23 +165,6 @@ class RunSet:
     def warnings(self) -> list[str]:
         """Manifest warnings (e.g. a CGF loss network that is also an evaluator), each once."""
         return sorted({w for m in self.manifests for w in m.get("warnings", [])})
-
-
-def find_run_dirs(paths: Sequence[Path]) -> list[Path]:
-    """Run directories under ``paths`` (a run dir itself, or any folder containing run dirs)."""
-    found: list[Path] = []
-    for path in paths:
-        path = Path(path)
-        if not path.exists():
-            raise UserError(f"{path}: no such run directory (expected a folder with manifest.json)")
-        if manifest_files(path):
-            found.append(path)
-            continue
-        below = sorted({p.parent for p in path.rglob("manifest*.json")})
-        if not below:
-            raise UserError(f"{path}: no runs found (no manifest.json in it or below it)")
-        found += below
-    return list(dict.fromkeys(found))
 
 
 def _backends(manifest: dict[str, Any]) -> dict[str, str]:
