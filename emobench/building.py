@@ -35,15 +35,41 @@ from emobench.options import OptionError
 from emobench.registry import UnknownNameError
 
 
+def auto_device(environ: Mapping[str, str], cuda_devices: int) -> str:
+    """What ``--device auto`` means for a process: its own GPU under torchrun/SLURM (``cuda:LOCAL_RANK``, or
+    ``SLURM_LOCALID``), ``cuda`` for a single process, ``cpu`` without CUDA. ``CUDA_VISIBLE_DEVICES`` is
+    honoured by CUDA itself: ``cuda_devices`` counts the visible ones.
+
+    Example:
+        >>> auto_device({"LOCAL_RANK": "3"}, 4), auto_device({}, 1), auto_device({"LOCAL_RANK": "1"}, 0)
+        ('cuda:3', 'cuda', 'cpu')
+    """
+    if cuda_devices <= 0:
+        return "cpu"
+    local = environ.get("LOCAL_RANK", environ.get("SLURM_LOCALID"))
+    if local is None:
+        return "cuda"
+    try:
+        index = int(local)
+    except ValueError:
+        raise UserError(f"LOCAL_RANK/SLURM_LOCALID: expected an integer, got {local!r}") from None
+    if not 0 <= index < cuda_devices:
+        raise UserError(f"LOCAL_RANK={index}, but {cuda_devices} CUDA device(s) are visible to this process; "
+                        "start one process per GPU (torchrun --nproc-per-node N) or set --device")
+    return f"cuda:{index}"
+
+
 def resolve_device(device: str) -> str:
-    """``"auto"`` → ``"cuda"`` when available, else ``"cpu"``; anything else is passed through checked.
+    """``"auto"`` → this process's GPU (:func:`auto_device`), else ``"cpu"``; anything else is passed through checked.
 
     Example:
         >>> resolve_device("cpu")
         'cpu'
     """
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        import os
+
+        return auto_device(os.environ, torch.cuda.device_count() if torch.cuda.is_available() else 0)
     try:
         torch.device(device)
     except RuntimeError as exc:

@@ -527,19 +527,33 @@ def _execute_locked(p: Plan, options: RunOptions, device: str, run_dir: Path) ->
     return RunResult(run_dir, len(mine), len(mine) - len(pending), written, errors)
 
 
+SHARD_VARIABLES = (("RANK", "WORLD_SIZE"), ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"),
+                   ("SLURM_PROCID", "SLURM_NTASKS"))
+
+
 def shard_from_env(environ: Mapping[str, str]) -> tuple[int, int] | None:
-    """``(RANK, WORLD_SIZE)`` under torchrun, else None.
+    """The shard a launcher gave this process: ``RANK``/``WORLD_SIZE`` (torchrun), a SLURM array task
+    (``SLURM_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_COUNT``, tasks numbered from 0) or a SLURM step's task
+    (``SLURM_PROCID``/``SLURM_NTASKS``), first match wins; None without any.
 
     Example:
         >>> shard_from_env({"RANK": "1", "WORLD_SIZE": "4"}), shard_from_env({})
         ((1, 4), None)
+        >>> shard_from_env({"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "8"})
+        (2, 8)
     """
-    if "RANK" in environ and "WORLD_SIZE" in environ:
-        try:
-            return int(environ["RANK"]), int(environ["WORLD_SIZE"])
-        except ValueError as exc:
-            raise UserError(f"RANK/WORLD_SIZE: expected integers, got {environ['RANK']!r}/"
-                            f"{environ['WORLD_SIZE']!r}") from exc
+    for index_var, count_var in SHARD_VARIABLES:
+        if index_var in environ and count_var in environ:
+            try:
+                index, count = int(environ[index_var]), int(environ[count_var])
+            except ValueError:
+                raise UserError(f"{index_var}/{count_var}: expected integers, got {environ[index_var]!r}/"
+                                f"{environ[count_var]!r}") from None
+            if not 0 <= index < count:
+                raise UserError(f"{index_var}={index} is not a shard of {count_var}={count} (expected 0..{count - 1}"
+                                + ("; submit the array as --array=0-N-1" if index_var.startswith("SLURM_ARRAY") else "")
+                                + ")")
+            return index, count
     return None
 
 

@@ -49,7 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="edits per editor call (default: 16); recorded in the manifest, as batched float "
                         "arithmetic can change an edit by one 8-bit level")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N (default: auto)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads of torch, onnxruntime and OpenCV (default: torch's choice)")
     p.add_argument("--overwrite", action="store_true",
                    help="delete the run directory's records and edits first (also when its config differs; "
                         "with --shard, only that shard's)")
@@ -75,9 +76,11 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         if args.threads < 1:
             raise UserError(f"--threads: expected a positive integer, got {args.threads}")
+        import cv2
         import torch
 
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)  # onnxruntime sessions follow torch's count
+        cv2.setNumThreads(args.threads)
     method = load_method(args.method)
     protocol = load_protocol(args.protocol)
     init_fields, param_fields = editor_fields(method.editor)

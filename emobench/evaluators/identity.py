@@ -91,6 +91,10 @@ def onnx_session(path: Path, device: torch.device | str = "cpu"):
             dims[0].dim_param = "N"
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    # One thread budget for the process: onnxruntime follows torch's (what --threads sets) instead of
+    # starting one thread per core beside torch's, which oversubscribes small machines.
+    opts.intra_op_num_threads = torch.get_num_threads()
+    opts.inter_op_num_threads = 1
     providers = ["CPUExecutionProvider"]
     if torch.device(device).type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
