@@ -124,3 +124,19 @@ def test_cli_imports_no_torch_and_survives_a_broken_command(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert "error: `emobench nosuch` is unavailable in this installation (ModuleNotFoundError" in proc.stderr
+
+
+def test_a_clean_run_prints_nothing_on_stderr_from_third_party_loggers(tmp_path, shared_weights, shared_data):
+    """OpenCV's DNN (YuNet), onnxruntime (SFace), timm and friends stay quiet: a clean --quiet run on real
+    faces leaves stderr empty."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "EMOBENCH_HOME": str(tmp_path / "home"), "EMOBENCH_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "emobench", "run", "--method", "identity", "--protocol",
+                           "london-pairs", "--set", f"dataset.root={shared_data / 'london_256'}", "--limit", "2",
+                           "--quiet", "--out", str(tmp_path / "runs")], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "", done.stderr
