@@ -25,29 +25,13 @@ from typing import Any, BinaryIO, Iterator
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[BinaryIO]:
-    """An open temporary file that becomes ``path`` when the block ends without an error."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix + ".tmp")  # never globbed as *.png etc.
-    try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path for libraries that write by file name (safetensors, torch.save); it becomes
     ``path`` when the block ends without an error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix + ".tmp")  # never globbed as *.png etc.
+    # The name ends in .tmp, so no *.png / *.safetensors glob ever sees a half-written file.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix + ".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
@@ -57,6 +41,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[BinaryIO]:
+    """An open temporary file that becomes ``path`` when the block ends without an error."""
+    with atomic_path(path) as tmp, open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+        yield fh
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
