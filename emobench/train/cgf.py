@@ -27,12 +27,12 @@ from emobench.atomic import atomic_path
 from emobench.cgf.config import CGFConfig
 from emobench.train.cgf_latents import LatentSet
 from emobench.cgf.losses import CGFLoss, LossTerms
+from emobench.editors.ldm.cgf_editor import FORMAT  # the tuned file's format, read by ldm-cgf
 from emobench.editors.ldm.ddim import ddim_sample
 from emobench.editors.ldm.model import LatentDiffusion
 from emobench.editors.ldm.schedule import ddim_timesteps
 from emobench.labels import parse_label
 
-FORMAT = "emobench-cgf"
 
 def tuned_stem(cfg: CGFConfig) -> str:
     """``cgf-<target>-ldir<λ_dir>``: tunings of one target with different λ_dir live side by side in one folder."""

@@ -370,11 +370,6 @@ def train_ldm(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable[[
     return _state_path(out)
 
 
-def export_ema(checkpoint: Path, dest: Path) -> Path:
-    """Write an inference-only copy (first stage + EMA denoiser) — the form the demo ships in."""
-    return convert_checkpoint(checkpoint, dest, weights="ema")
-
-
 def convert_checkpoint(checkpoint: Path, dest: Path, config: str | Path = "", weights: str = "ema") -> Path:
     """Write ``checkpoint`` (emobench safetensors or the paper's Lightning .ckpt) as emobench safetensors.
 
