@@ -557,6 +557,19 @@ def shard_from_env(environ: Mapping[str, str]) -> tuple[int, int] | None:
     return None
 
 
+def resolve_shard(text: str | None, environ: Mapping[str, str]) -> tuple[int, int]:
+    """The shard of this process: ``--shard i/N`` when given, else the launcher's (:func:`shard_from_env`),
+    else the whole run ``(0, 1)``.
+
+    Example:
+        >>> resolve_shard("1/4", {}), resolve_shard(None, {"RANK": "2", "WORLD_SIZE": "3"}), resolve_shard(None, {})
+        ((1, 4), (2, 3), (0, 1))
+    """
+    if text is not None:
+        return parse_shard(text)
+    return shard_from_env(environ) or (0, 1)
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``"i/N"`` → ``(i, N)`` with ``0 <= i < N``.
 

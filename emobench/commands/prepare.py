@@ -44,12 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from emobench.cards import apply_overrides, load_method, load_protocol
     from emobench.prepare import prepare
-    from emobench.runner import parse_shard, shard_from_env
+    from emobench.runner import resolve_shard
 
-    if args.shard is not None:
-        shard, num_shards = parse_shard(args.shard)
-    else:
-        shard, num_shards = shard_from_env(os.environ) or (0, 1)
+    shard, num_shards = resolve_shard(args.shard, os.environ)
     protocol = load_protocol(args.protocol)
     # The identity card only gives bare --set keys a method to be checked against; nothing is edited.
     _, protocol = apply_overrides(load_method("identity"), protocol, args.sets)

@@ -67,12 +67,9 @@ def run(args: argparse.Namespace) -> int:
     from emobench.building import editor_fields
     from emobench.cards import apply_overrides, load_method, load_protocol
     from emobench.errors import UserError
-    from emobench.runner import RunOptions, parse_shard, run as run_method, shard_from_env
+    from emobench.runner import RunOptions, resolve_shard, run as run_method
 
-    if args.shard is not None:
-        shard, num_shards = parse_shard(args.shard)
-    else:
-        shard, num_shards = shard_from_env(os.environ) or (0, 1)
+    shard, num_shards = resolve_shard(args.shard, os.environ)
     if args.threads is not None:
         if args.threads < 1:
             raise UserError(f"--threads: expected a positive integer, got {args.threads}")
