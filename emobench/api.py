@@ -78,8 +78,14 @@ def load_method(name: str, device: str = "cpu", **overrides: Any) -> Method:
     card = _load_method_card(name)
     if overrides:
         init_fields, param_fields = editor_fields(card.editor)
-        card, _ = apply_overrides(card, _load_protocol_card("synthetic"), _assignments(overrides),
-                                  init_fields=init_fields, param_fields=param_fields)
+        # apply_overrides places keys in a method and a protocol; a key that lands in this stand-in protocol
+        # is not the method's, and would otherwise vanish without a word.
+        stand_in = _load_protocol_card("synthetic")
+        card, protocol = apply_overrides(card, stand_in, _assignments(overrides), init_fields=init_fields,
+                                         param_fields=param_fields)
+        if protocol != stand_in:
+            raise UserError(f"load_method({name!r}): {', '.join(sorted(overrides))}: protocol keys are not the "
+                            "method's; pass them to load_protocol or run(sets=...)")
     editor = build_editor(card, resolve_device(device))
     return Method(card, editor, dict(card.params))
 

@@ -22,6 +22,10 @@ def test_import_is_light_and_the_api_loads_on_first_use():
 
 
 def test_load_method_applies_the_card_params(monkeypatch):
+    from emobench.errors import UserError
+
+    with pytest.raises(UserError, match="protocol keys are not the method's"):
+        emobench.load_method("identity", per_class=1)
     method = emobench.load_method("ldm", guidance=5.0)
     assert method.params["guidance"] == 5.0 and method.params["ddim_steps"] == 40  # --set wins over the card
     seen = {}
