@@ -64,6 +64,15 @@ class Dataset(ABC):
         """The true face of ``sample`` showing ``target``, when the dataset knows it."""
         return None
 
+    def content_key(self, sample: Sample, resolution: int) -> str | None:
+        """A content hash of ``sample`` known without loading it, or ``None`` (the default).
+
+        The runner hashes a sample's file, or else the pixels of :meth:`load`; a generated dataset
+        whose images follow from their parameters returns a hash of those parameters (and of its
+        renderer) here, so planning a run never renders images a shard does not edit.
+        """
+        return None
+
     def describe(self) -> dict[str, Any]:
         """JSON-able identity of the dataset for the manifest (name, options, id-list hash is added by the runner).
 

@@ -14,8 +14,12 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -24,7 +28,14 @@ import torch
 from emobench.datasets.base import Dataset, DatasetError, Sample
 from emobench.options import options_from_mapping
 from emobench.labels import EMOTIONS, parse_label
+from emobench.synthetic import faces
 from emobench.synthetic.faces import SPLITS, Expression, Identity, identities, render_batch
+
+
+@lru_cache(maxsize=1)
+def renderer_sha256() -> str:
+    """sha256 of the renderer's source: any change to how faces are drawn changes every content key."""
+    return hashlib.sha256(Path(faces.__file__).read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,15 @@ class SyntheticDataset(Dataset):
 
     def reference(self, sample: Sample, target: int, resolution: int) -> torch.Tensor | None:
         return self._render(self._index(sample), int(target), int(resolution)).clone()
+
+    def content_key(self, sample: Sample, resolution: int) -> str | None:
+        """The person's and the expression's parameters, the resolution and the renderer's source, hashed:
+        what the pixels follow from, known without rendering them."""
+        index = self._index(sample)
+        expression = Expression.prototype(int(sample.label), self.options.intensity)
+        blob = json.dumps({"identity": dataclasses.asdict(self.people[index]), "expression": expression.as_vector(),
+                           "resolution": int(resolution), "renderer": renderer_sha256()}, sort_keys=True)
+        return "synthetic:" + hashlib.sha256(blob.encode()).hexdigest()
 
     def describe(self) -> dict[str, Any]:
         o = self.options
