@@ -104,7 +104,7 @@ def load_protocol(name: str, **overrides: Any) -> ProtocolCard:
 
 
 def run(method: str, protocol: str, *, out: str | Path = "runs", sets: Mapping[str, Any] | None = None,
-        limit: int | None = None, batch_size: int = 16, device: str = "auto", shard: tuple[int, int] = (0, 1),
+        limit: int | None = None, batch_size: int | None = None, device: str = "auto", shard: tuple[int, int] = (0, 1),
         quiet: bool = True) -> Path:
     """``emobench run`` from Python; returns the run directory (rerunning resumes it).
 

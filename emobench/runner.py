@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from tqdm import tqdm
@@ -47,7 +47,7 @@ from emobench.datasets.base import Dataset, Sample
 from emobench.editors import EDITORS
 from emobench.editors.base import EditBatch, EditOutput, Editor
 from emobench.errors import UserError
-from emobench.evaluators.base import Evaluator
+from emobench.evaluators.base import EvalBatch, Evaluator
 from emobench.imageio import ImageReadError, pixel_sha256, save_png
 from emobench.labels import EMOTIONS
 from emobench.leakage import leakage_warnings
@@ -67,10 +67,11 @@ class RunOptions:
     shard: int = 0
     num_shards: int = 1
     limit: int | None = None  # only the first N requests of this shard (protocol order)
-    batch_size: int = 16
+    batch_size: int | None = None  # output rows per editor call; None: auto (auto_batch_size)
     device: str = "cpu"
     overwrite: bool = False
     retry_errors: bool = False  # redo requests whose only records are status="error" (a new row is appended)
+    overlap: str = "auto"  # write and score a batch while the next is edited: "on" | "off" | "auto" (on with CUDA)
     quiet: bool = False
     argv: tuple[str, ...] = ()
 
@@ -84,6 +85,7 @@ class RunResult:
     skipped: int  # already recorded before this invocation
     written: int  # records appended now
     errors: int  # of which status="error"
+    timing: "Timing | None" = None
 
 
 @dataclass
@@ -126,12 +128,16 @@ def resolve_settings(editor: Editor, method: MethodCard, protocol: ProtocolCard)
 
 
 def image_key(dataset: Dataset, sample: Sample, resolution: int) -> str:
-    """Content hash of a sample: its file's sha256, or the sha256 of its pixels; ``unreadable:`` if neither."""
+    """Content hash of a sample: its file's sha256, the dataset's own key (a generated image's parameters,
+    :meth:`~emobench.datasets.base.Dataset.content_key`), or the sha256 of its pixels; ``unreadable:`` if none."""
     if sample.path is not None:
         try:
             return "file:" + hashlib.sha256(Path(sample.path).read_bytes()).hexdigest()
         except OSError:
             return f"unreadable:{sample.id}"
+    own = dataset.content_key(sample, resolution)
+    if own is not None:
+        return own
     try:
         return "pixels:" + pixel_sha256(dataset.load(sample, resolution))
     except Exception:  # noqa: BLE001 - the image's own rows report it when the run tries to load it
@@ -237,7 +243,8 @@ def check_existing(run_dir: Path, p: Plan, overwrite: bool, store: RunStore) -> 
 
 
 def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: Mapping[str, Any],
-              status: str, finished: str | None, batch_sizes: Sequence[int] = ()) -> dict[str, Any]:
+              status: str, finished: str | None, batch_sizes: Sequence[int] = (),
+              timing: Mapping[str, Any] | None = None) -> dict[str, Any]:
     infos = [ev.info() for ev in p.evaluators]
     return {
         "config_hash": p.config_hash,
@@ -260,6 +267,7 @@ def _manifest(p: Plan, options: RunOptions, device: str, started: str, counts: M
         "requests": dict(counts),
         "device": device,
         "dtype": "float32",
+        "timing": dict(timing or {}),
         "versions": versions(device),
         "git_commit": _git_commit(),
         "argv": list(options.argv),
@@ -352,7 +360,8 @@ class _BatchRunner:
         record.update(status="error", error=message)
         return self._finish(record, None)
 
-    def _edit(self, reqs: list[list[Request]], images: torch.Tensor) -> tuple[EditOutput, list[str | None]]:
+    def _edit(self, reqs: list[list[Request]], images: torch.Tensor,
+              progress: Callable[[float], None] | None) -> tuple[EditOutput, list[str | None]]:
         flat = [r for group in reqs for r in group]
 
         def reference(i: int, target: int) -> torch.Tensor | None:  # the dataset's real target (groundtruth)
@@ -361,19 +370,21 @@ class _BatchRunner:
 
         batch = EditBatch(images=images, image_ids=[g[0].sample.id for g in reqs],
                           source_labels=[g[0].edit_source for g in reqs], targets=[[r.target for r in g] for g in reqs],
-                          seeds=[r.seed for r in flat], params=dict(flat[0].setting.params), references=reference)
+                          seeds=[r.seed for r in flat], params=dict(flat[0].setting.params), references=reference,
+                          progress=progress)
         out, errors = self.p.editor.edit_batch(batch)
         if tuple(out.images.shape) != (len(flat), *images.shape[1:]):
             raise RuntimeError(f"editor returned shape {tuple(out.images.shape)}, expected "
                                f"{(len(flat), *images.shape[1:])}")
         return out, errors
 
-    def _edit_isolating(self, groups: list[list[Request]], images: torch.Tensor
-                        ) -> list[tuple[Request, torch.Tensor | None, str | None, float]]:
+    def _edit_isolating(self, groups: list[list[Request]], images: torch.Tensor,
+                        progress: Callable[[float], None] | None = None
+                        ) -> list[tuple[Request, torch.Tensor | None, str | None, float, dict[str, Any]]]:
         """Edit all groups at once; if that fails, one image at a time so one bad image only fails itself."""
         start = time.perf_counter()
         try:
-            out, errors = self._edit(groups, images)
+            out, errors = self._edit(groups, images, progress)
         except (torch.cuda.OutOfMemoryError, MemoryError):
             raise  # not a problem of these images: the user lowers --batch-size or changes --device
         except Exception as exc:  # noqa: BLE001 - per-row errors are the contract
@@ -382,21 +393,22 @@ class _BatchRunner:
                 return [(r, None, message, 0.0, {}) for r in groups[0]]
             rows = []
             for i, group in enumerate(groups):
-                rows.extend(self._edit_isolating([group], images[i:i + 1]))
+                rows.extend(self._edit_isolating([group], images[i:i + 1]))  # no progress: rare and short
             return rows
         flat = [r for g in groups for r in g]
         per_row = (time.perf_counter() - start) / max(len(flat), 1)
         conditioning = conditioning_columns(out, len(flat))
         return [(r, out.images[i], errors[i], per_row, conditioning[i]) for i, r in enumerate(flat)]
 
-    def process(self, batch: list[Request]) -> list[dict[str, Any]]:
+    def edit(self, batch: list[Request], progress: Callable[[float], None] | None = None) -> "EditedBatch":
+        """Load and edit one batch, and gather what scoring needs from the dataset (editing thread)."""
         groups: list[list[Request]] = []
         for req in batch:
             if groups and groups[-1][0].sample.id == req.sample.id:
                 groups[-1].append(req)
             else:
                 groups.append([req])
-        records: list[dict[str, Any]] = []
+        done = EditedBatch(batch)
         loaded, good_groups = [], []
         for group in groups:
             sample = group[0].sample
@@ -410,59 +422,200 @@ class _BatchRunner:
                 image = quantize(image)
             except Exception as exc:  # noqa: BLE001 - whatever one image does to its decoder fails only its rows
                 reason = str(exc) if isinstance(exc, ImageReadError) else f"{type(exc).__name__}: {exc}"
-                records.extend(self.error_record(r, f"cannot read image {sample.id!r}: {reason}") for r in group)
+                done.records.extend(self.error_record(r, f"cannot read image {sample.id!r}: {reason}") for r in group)
                 continue
             loaded.append(image)
             good_groups.append(group)
         if not good_groups:
-            return records  # already in request order
+            return done
         images = torch.stack(loaded)
-        rows = self._edit_isolating(good_groups, images)
+        rows = self._edit_isolating(good_groups, images, progress)
         source_of = {g[0].sample.id: images[i] for i, g in enumerate(good_groups)}
-        ok = []
         for req, edit, error, runtime, cond in rows:
             if edit is None or error is not None:
-                records.append(self.error_record(req, error or "editor returned no image"))
+                done.records.append(self.error_record(req, error or "editor returned no image"))
                 continue
             record = _base_record(req, self.p, self.shard)
             record.update(cond)
             record["output"] = self.store.output_relpath(req.request_id)
-            record["output_sha256"] = save_png(edit, self.store.run_dir / record["output"])
             record["runtime_s"] = runtime
-            ok.append((req, record, edit))
-        if ok:
-            records.extend(self._score(ok, source_of))
-        order = {r.request_id: i for i, r in enumerate(batch)}
+            done.ok.append((req, record, quantize(edit.cpu())))
+        if done.ok and self.p.evaluators:
+            # References come from the dataset, which is not shared across threads: read them here.
+            ok = done.ok
+            done.eval_batch = make_eval_batch(self.p.dataset, [r.sample for r, _, _ in ok], [r.target for r, _, _ in ok],
+                                              torch.stack([source_of[r.sample.id] for r, _, _ in ok]),
+                                              torch.stack([e for _, _, e in ok]), self.resolution)
+        return done
+
+    def finish(self, done: "EditedBatch") -> list[dict[str, Any]]:
+        """Write each edit's PNG and score the batch (a worker thread when overlapped): its records, in request
+        order, each written only after its PNG exists."""
+        for _, record, edit in done.ok:
+            record["output_sha256"] = save_png(edit, self.store.run_dir / record["output"])
+        records = list(done.records)
+        if done.eval_batch is None:
+            records.extend(self._finish(record, {}) for _, record, _ in done.ok)
+        else:
+            values, problem = score_batch(self.p.evaluators, done.eval_batch)
+            for i, (_, record, _) in enumerate(done.ok):
+                if problem:
+                    record["error"] = f"metrics: {problem}"
+                records.append(self._finish(record, {k: finite(v[i]) for k, v in values.items()}))
+        order = {r.request_id: i for i, r in enumerate(done.batch)}
         return sorted(records, key=lambda rec: order[rec["request_id"]])
 
-    def _score(self, ok: list[tuple[Request, dict[str, Any], torch.Tensor]],
-               source_of: Mapping[str, torch.Tensor]) -> list[dict[str, Any]]:
-        if not self.p.evaluators:
-            return [self._finish(record, {}) for _, record, _ in ok]
-        sources = torch.stack([source_of[r.sample.id] for r, _, _ in ok])
-        edits = quantize(torch.stack([e for _, _, e in ok]).cpu())
-        batch = make_eval_batch(self.p.dataset, [r.sample for r, _, _ in ok], [r.target for r, _, _ in ok],
-                                sources, edits, self.resolution)
-        values, problem = score_batch(self.p.evaluators, batch)
-        out = []
-        for i, (_, record, _) in enumerate(ok):
-            if problem:
-                record["error"] = f"metrics: {problem}"
-            out.append(self._finish(record, {k: finite(v[i]) for k, v in values.items()}))
+    def process(self, batch: list[Request]) -> list[dict[str, Any]]:
+        """:meth:`edit` then :meth:`finish`, in this thread."""
+        return self.finish(self.edit(batch))
+
+
+@dataclass
+class EditedBatch:
+    """A batch between editing and scoring: final error records, edited rows (8-bit, on the CPU) with their
+    records still lacking PNG hash and metrics, and the evaluators' input."""
+
+    batch: list[Request]
+    records: list[dict[str, Any]] = field(default_factory=list)
+    ok: list[tuple[Request, dict[str, Any], torch.Tensor]] = field(default_factory=list)
+    eval_batch: EvalBatch | None = None
+
+
+@dataclass
+class Timing:
+    """Where one invocation's wall time went: editing (load + edit + gathering references), writing and
+    scoring, and the time the editing thread waited for the writer/scorer (``wait_s``: the device idles)."""
+
+    edit_s: float = 0.0
+    finish_s: float = 0.0
+    wait_s: float = 0.0
+    wall_s: float = 0.0
+    edits: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        out = {k: round(v, 3) for k, v in dataclasses.asdict(self).items()}
+        out["edits_per_s"] = round(self.edits / self.wall_s, 3) if self.wall_s > 0 else None
+        out["wait_fraction"] = round(self.wait_s / self.wall_s, 4) if self.wall_s > 0 else None
         return out
+
+
+OVERLAP_CHOICES = ("auto", "on", "off")
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]"
+
+
+def resolve_overlap(choice: str, device: str) -> bool:
+    """Whether to write and score in a worker thread while the editing thread edits the next batch.
+
+    ``auto`` overlaps when editing runs on CUDA: the CPU side (PNGs, face detection, scoring) then
+    hides behind the device. On a CPU-only machine both sides compete for the same cores.
+
+    Example:
+        >>> resolve_overlap("auto", "cpu"), resolve_overlap("auto", "cuda:1"), resolve_overlap("on", "cpu")
+        (False, True, True)
+    """
+    if choice not in OVERLAP_CHOICES:
+        raise UserError(f"--overlap: expected one of {', '.join(OVERLAP_CHOICES)}, got {choice!r}")
+    return choice == "on" or (choice == "auto" and device.startswith("cuda"))
+
+
+def run_batches(runner: _BatchRunner, batches: Sequence[list[Request]], commit: Callable[[list[dict[str, Any]]], None],
+                bar: tqdm, overlap: bool, timing: Timing) -> None:
+    """Edit every batch and hand its records to ``commit`` in order.
+
+    With ``overlap``, batch k is written and scored by one worker thread while batch k+1 is edited:
+    a queue of one, so at most one batch's edits wait in memory and records still reach ``commit``
+    in request order, each after its PNG exists (a kill loses at most the batches in flight, which a
+    resume redoes). The editor and the dataset stay in the calling thread, the evaluators in the
+    worker. ``timing`` gets the edit/finish time and how long editing waited for the worker.
+    """
+    start = time.perf_counter()
+    done_rows = 0
+
+    def moved(rows: int) -> Callable[[float], None]:
+        def update(fraction: float) -> None:  # the bar moves with the editor's steps inside a batch
+            bar.n = done_rows + rows * min(max(fraction, 0.0), 1.0)
+            bar.refresh()
+        return update
+
+    def finish(edited: EditedBatch) -> list[dict[str, Any]]:
+        t = time.perf_counter()
+        records = runner.finish(edited)
+        timing.finish_s += time.perf_counter() - t
+        return records
+
+    def edit(batch: list[Request]) -> EditedBatch:
+        nonlocal done_rows
+        t = time.perf_counter()
+        edited = runner.edit(batch, moved(len(batch)) if not bar.disable else None)
+        timing.edit_s += time.perf_counter() - t
+        done_rows += len(batch)
+        bar.n = done_rows
+        bar.refresh()
+        return edited
+
+    try:
+        if not overlap:
+            for batch in batches:
+                commit(finish(edit(batch)))
+            return
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="emobench-score") as pool:
+            in_flight: tuple[Future, int] | None = None
+            try:
+                for batch in batches:
+                    edited = edit(batch)
+                    if in_flight is not None:
+                        t = time.perf_counter()
+                        commit(in_flight[0].result())
+                        timing.wait_s += time.perf_counter() - t
+                    in_flight = (pool.submit(finish, edited), len(batch))
+                if in_flight is not None:
+                    t = time.perf_counter()
+                    commit(in_flight[0].result())
+                    timing.wait_s += time.perf_counter() - t
+                    in_flight = None
+            finally:
+                if in_flight is not None:
+                    in_flight[0].cancel()
+    finally:
+        timing.wall_s += time.perf_counter() - start
+        timing.edits += done_rows
 
 
 def run(method: MethodCard, protocol: ProtocolCard, options: RunOptions) -> RunResult:
     """Plan and execute a run (see the module docstring); returns what this invocation did."""
     if not 0 <= options.shard < options.num_shards:
         raise UserError(f"--shard: expected 0 <= i < N, got {options.shard}/{options.num_shards}")
-    if options.batch_size < 1:
+    if options.batch_size is not None and options.batch_size < 1:
         raise UserError(f"--batch-size: expected a positive integer, got {options.batch_size}")
     if options.limit is not None and options.limit < 0:
         raise UserError(f"--limit: expected an integer >= 0, got {options.limit}")
     device = resolve_device(options.device)
     p = plan(method, protocol, device, quiet=options.quiet)
+    if options.batch_size is None:
+        options = dataclasses.replace(options, batch_size=auto_batch_size(p.editor, device))
     return execute(p, options, device)
+
+
+CPU_BATCH_ROWS = 32  # measured best of 16/32/64 rows for the demo and paper U-Nets on 2 cores (docs/performance.md)
+
+
+def auto_batch_size(editor: Editor, device: str) -> int:
+    """``--batch-size auto``: on CUDA the rows the editor measures to fit in half the free memory
+    (:meth:`Editor.rows_that_fit`), else :data:`CPU_BATCH_ROWS`.
+
+    Example:
+        >>> from emobench.editors.identity import IdentityEditor
+        >>> auto_batch_size(IdentityEditor(), "cpu")
+        32
+    """
+    if device.startswith("cuda"):
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        rows = editor.rows_that_fit(int(free))
+        if rows is not None:
+            return rows
+    return CPU_BATCH_ROWS
 
 
 def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
@@ -499,32 +652,38 @@ def _execute_locked(p: Plan, options: RunOptions, device: str, run_dir: Path) ->
         print(f"run dir {run_dir}; {len(pending)} of {len(mine)} requests to do on {device}; evaluators: {backends}",
               file=sys.stderr)
     runner = _BatchRunner(p, store, p.protocol.resolution)
-    written = errors = 0
+    tally = {"written": 0, "errors": 0}
+    timing = Timing()
     status = "failed"
+
+    def commit(records: list[dict[str, Any]]) -> None:
+        store.append(records)
+        tally["written"] += len(records)
+        tally["errors"] += sum(r["status"] == "error" for r in records)
+
+    overlap = resolve_overlap(options.overlap, device)
     try:
-        with tqdm(total=len(pending), desc=f"{p.method.name} on {p.protocol.name}", unit="edit",
-                  disable=options.quiet) as bar:
-            for batch in _batches(pending, options.batch_size):
-                records = runner.process(batch)
-                store.append(records)
-                written += len(records)
-                errors += sum(r["status"] == "error" for r in records)
-                bar.update(len(batch))
+        label = f" [shard {options.shard}/{options.num_shards}]" if options.num_shards > 1 else ""
+        with tqdm(total=len(pending), desc=f"{p.method.name} on {p.protocol.name}{label}", unit="edit",
+                  disable=options.quiet, bar_format=BAR_FORMAT) as bar:
+            run_batches(runner, _batches(pending, options.batch_size), commit, bar, overlap, timing)
         # "partial": --limit left requests of this shard for a later invocation
         status = "finished" if len(mine) == shard_total else "partial"
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM under the CLI (emobench.interrupts)
         status = "interrupted"
         raise
     finally:
+        written, errors = tally["written"], tally["errors"]
         counts = {**counts, "written": written, "errors": errors}
         try:
-            store.write_manifest(_manifest(p, options, device, started, counts, status, _now(), batch_sizes))
+            store.write_manifest(_manifest(p, options, device, started, counts, status, _now(), batch_sizes,
+                                           {**timing.as_dict(), "overlap": overlap}))
         except OSError:
             if status in ("finished", "partial"):
                 raise
             # Already failing (e.g. the disk is full): the first error is the one to report; the
             # manifest keeps saying "running", and the records stay consistent for the resume.
-    return RunResult(run_dir, len(mine), len(mine) - len(pending), written, errors)
+    return RunResult(run_dir, len(mine), len(mine) - len(pending), written, errors, timing)
 
 
 SHARD_VARIABLES = (("RANK", "WORLD_SIZE"), ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"),

@@ -45,9 +45,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="run only shard I of N (partition by request id); default from RANK/WORLD_SIZE or 0/1")
     p.add_argument("--limit", type=int, default=None, help="only the first N requests (of this shard)")
-    p.add_argument("--batch-size", type=int, default=16,
-                   help="edits per editor call (default: 16); recorded in the manifest, as batched float "
-                        "arithmetic can change an edit by one 8-bit level")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="edits (output rows) per editor call, whole images packed up to it (default: auto: what "
+                        "fits in half the free GPU memory, measured; 32 on CPU); recorded in the manifest, as "
+                        "batched float arithmetic can change an edit by one 8-bit level")
+    p.add_argument("--overlap", choices=("auto", "on", "off"), default="auto",
+                   help="write and score each batch in a worker thread while the next is edited; auto: on "
+                        "when editing runs on CUDA (default: auto)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N (default: auto)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads of torch, onnxruntime and OpenCV (default: torch's choice)")
@@ -70,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     from emobench.runner import RunOptions, resolve_shard, run as run_method
 
     shard, num_shards = resolve_shard(args.shard, os.environ)
+    # Under a launcher every process shares the terminal: shard 0 draws the bar, the others only
+    # print their summary line.
+    quiet = args.quiet or (args.shard is None and shard != 0)
     if args.threads is not None:
         if args.threads < 1:
             raise UserError(f"--threads: expected a positive integer, got {args.threads}")
@@ -84,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
     method, protocol = apply_overrides(method, protocol, args.sets, init_fields=init_fields, param_fields=param_fields)
     options = RunOptions(out=Path(args.out), run_dir=Path(args.run_dir) if args.run_dir else None, shard=shard,
                          num_shards=num_shards, limit=args.limit, batch_size=args.batch_size, device=args.device,
-                         overwrite=args.overwrite, retry_errors=args.retry_errors, quiet=args.quiet,
-                         argv=tuple(sys.argv))
+                         overwrite=args.overwrite, retry_errors=args.retry_errors, quiet=quiet,
+                         overlap=args.overlap, argv=tuple(sys.argv))
     result = run_method(method, protocol, options)
     shard_text = f" (shard {shard}/{num_shards})" if num_shards > 1 else ""
     print(f"{result.run_dir}: {result.written} new records ({result.errors} errors), "

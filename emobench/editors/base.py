@@ -51,8 +51,10 @@ class EditOutput:
 @dataclass(frozen=True)
 class EditBatch:
     """What the runner hands an editor: images with their ids, each image's targets, one seed per output
-    row (image-major), the edit-time params, and a loader of the dataset's real target image
-    ``references(image_index, target)`` (None when the dataset has none; only ``groundtruth`` uses it)."""
+    row (image-major), the edit-time params, a loader of the dataset's real target image
+    ``references(image_index, target)`` (None when the dataset has none; only ``groundtruth`` uses it),
+    and ``progress(fraction)``, which an editor that works in steps may call as the batch advances
+    (the runner's bar then moves between batches)."""
 
     images: torch.Tensor
     image_ids: Sequence[str]
@@ -61,6 +63,7 @@ class EditBatch:
     seeds: Sequence[int]
     params: Mapping[str, Any] = field(default_factory=dict)
     references: Callable[[int, int], torch.Tensor | None] | None = None
+    progress: Callable[[float], None] | None = None
 
     @property
     def rows(self) -> int:
@@ -161,6 +164,11 @@ class Editor(ABC):
         self, images: torch.Tensor, source_labels: torch.Tensor, target_labels: torch.Tensor, seeds: list[int], params: Any
     ) -> EditOutput:
         """Edit validated inputs. ``params`` is an instance of ``self.Params``."""
+
+    def rows_that_fit(self, free_bytes: int) -> int | None:
+        """How many output rows one editor call can take within ``free_bytes`` of device memory, for
+        ``--batch-size auto`` on CUDA; ``None`` (the default): the editor does not know."""
+        return None
 
     def parse_params(self, params: Mapping[str, Any]) -> Any:
         """Validate edit-time params into ``self.Params`` (unknown → ``TypeError``)."""

@@ -18,23 +18,25 @@ REPO = Path(__file__).resolve().parents[2]
 SLOW_CLI = REPO / "tests" / "pipeline" / "slow_cli.py"
 
 
-def _cmd(method: Path, proto: Path, out: Path) -> list[str]:
+def _cmd(method: Path, proto: Path, out: Path, overlap: str = "off") -> list[str]:
     return [sys.executable, str(SLOW_CLI), "run", "--method", str(method), "--protocol", str(proto),
-            "--out", str(out), "--quiet", "--batch-size", "2", "--device", "cpu", "--threads", "1"]
+            "--out", str(out), "--quiet", "--batch-size", "2", "--device", "cpu", "--threads", "1",
+            "--overlap", overlap]
 
 
 def _strip(records):
     return {r["request_id"]: {k: v for k, v in r.items() if k != "runtime_s"} for r in records}
 
 
+@pytest.mark.parametrize("overlap", ["off", "on"])
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_kill_then_resume_equals_clean_run(tmp_path, cards_dir, signum):
+def test_kill_then_resume_equals_clean_run(tmp_path, cards_dir, signum, overlap):
     method = write_method(cards_dir, name="slow", editor="fake-slow")
     proto = write_protocol(cards_dir, sources='["neutral", "happy", "sad", "contempt"]',
                            targets='["happy", "sad", "anger"]', per_class=6)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     killed_out = tmp_path / "killed"
-    proc = subprocess.Popen(_cmd(method, proto, killed_out), cwd=REPO, env=env,
+    proc = subprocess.Popen(_cmd(method, proto, killed_out, overlap), cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     lines = 0
@@ -54,7 +56,7 @@ def test_kill_then_resume_equals_clean_run(tmp_path, cards_dir, signum):
         assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
     partial = read_run(run_dir)
     assert 8 <= len(partial) < 60  # 6 people x (3+2+2+3) edits = 60 requests
-    resumed = subprocess.run(_cmd(method, proto, killed_out), cwd=REPO, env=env, capture_output=True, text=True,
+    resumed = subprocess.run(_cmd(method, proto, killed_out, overlap), cwd=REPO, env=env, capture_output=True, text=True,
                              timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     clean = subprocess.run(_cmd(method, proto, tmp_path / "clean"), cwd=REPO, env=env, capture_output=True,

@@ -8,7 +8,7 @@ from emobench.cards import apply_overrides, load_method, load_protocol
 from emobench.errors import UserError
 from emobench.imageio import load_image
 from emobench.rescore import rescore
-from emobench.runner import RunOptions, run
+from emobench.runner import CPU_BATCH_ROWS, RunOptions, run
 from emobench.store import read_manifest, read_run, record_files
 from tests.pipeline.conftest import write_method, write_protocol
 
@@ -65,7 +65,7 @@ def test_resume_skips_and_limit_then_full_equals_clean(cards_dir, tmp_path):
     assert rest.written == 7 and rest.skipped == 3
     manifest = read_manifest(rest.run_dir)  # the sizes the records were made with (they may differ slightly)
     assert manifest["batch_size"] == 3 and manifest["batch_sizes"] == [2, 3]
-    assert read_manifest(clean.run_dir)["batch_sizes"] == [16]
+    assert read_manifest(clean.run_dir)["batch_sizes"] == [CPU_BATCH_ROWS]  # --batch-size auto on CPU
     a, b = read_run(clean.run_dir), read_run(rest.run_dir)
     assert len(b) == len({r["request_id"] for r in b}) == 10
     ignore = {"runtime_s"}

@@ -18,14 +18,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
 from emobench.editors.base import EditOutput
 from emobench.options import options_from_mapping
 from emobench.editors.ldm.ddim import ddim_sample
-from emobench.editors.ldm.editor import LDMEditor, LDMInit, LDMParams, autocast_for, check_precision, load_editor_model
+from emobench.editors.ldm.editor import LDMEditor, LDMInit, LDMParams, autocast_for, check_memory_format, \
+    check_precision, load_editor_model, step_counter
 from emobench.labels import EMOTIONS, editing_source
 from emobench.weights import sha256_file
 
@@ -40,7 +41,8 @@ class CGFInit:
     tuned: str = ""
     weights: str = "raw"  # base weights used for inversion (the released precompute: non-EMA)
     config: str = ""  # released-format yaml of a Lightning .ckpt base of another size than the paper's
-    precision: str = "fp32"  # fp32 | bf16 (autocast on CUDA)
+    precision: str = "fp32"  # fp32 | bf16 (autocast on CUDA or CPU)
+    memory_format: str = "contiguous"  # | channels_last (faster on CPU, not bit-faithful to the released edit)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ class CGFEditor(LDMEditor):
     Params = CGFParams
 
     def __init__(self, model, init: CGFInit, sha256: str, tuned: list[TunedUNet], device: torch.device | str = "cpu"):
-        super().__init__(model, LDMInit(init.checkpoint, init.weights, init.config, init.precision), sha256, device)
+        super().__init__(model, LDMInit(init.checkpoint, init.weights, init.config, init.precision, init.memory_format),
+                         sha256, device)
         self.cgf_init = init
         self.tuned = tuned
         self._base = {k: v.detach().clone() for k, v in self.model.unet.state_dict().items()}
@@ -118,6 +121,7 @@ class CGFEditor(LDMEditor):
     def from_config(cls, init: Mapping[str, Any], device: torch.device | str = "cpu") -> "CGFEditor":
         opts = options_from_mapping(CGFInit, init, "init of ldm-cgf")
         check_precision(opts.precision)
+        check_memory_format(opts.memory_format)
         model, sha = load_editor_model(opts.checkpoint, opts.weights, opts.config)
         return cls(model, opts, sha, find_tuned(opts.tuned, sha), device)
 
@@ -176,20 +180,22 @@ class CGFEditor(LDMEditor):
         self._loaded = key
 
     @torch.inference_mode()
-    def _run(self, images, sources, targets_per_image: Sequence[Sequence[int]], seeds: list[int], p: CGFParams):
+    def _run(self, images, sources, targets_per_image: Sequence[Sequence[int]], seeds: list[int], p: CGFParams,
+             progress: Callable[[float], None] | None = None):
         index = [i for i, tgts in enumerate(targets_per_image) for _ in tgts]
         labels = [int(t) for tgts in targets_per_image for t in tgts]
         chosen = {t: self.tuned_for(t, p.lambda_dir) for t in sorted(set(labels))}  # fail before any work
         out = torch.empty(len(labels), 3, *images.shape[-2:])
+        step = step_counter(progress, len(self.timesteps(p)) * (1 + len(chosen)))  # inversion, one pass per tuned U-Net
         with autocast_for(self.device, self.cgf_init.precision):
             self._use(None)
-            zt, ts = self.invert(images, sources, p)
+            zt, ts = self.invert(images, sources, p, step)
             for target, tuned in chosen.items():
                 rows = [k for k, t in enumerate(labels) if t == target]
                 self._use(tuned)
                 y = torch.full((len(rows),), target, device=self.device)
                 z0 = ddim_sample(self.model, zt[[index[k] for k in rows]], y, ts, p.guidance, p.eta,
-                                 [seeds[k] for k in rows], chain_end=p.chain_end)
+                                 [seeds[k] for k in rows], chain_end=p.chain_end, on_step=step)
                 out[rows] = self._from_model(self.model.decode_latents(z0), tuple(images.shape[-2:]))
         used = [{"source_label": editing_source(int(sources[i])), "target_label": labels[k],
                  "tuned": chosen[labels[k]].path.name, "timesteps": f"{ts[0]}..{ts[-1]}x{len(ts)}"}

@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch.utils.checkpoint import checkpoint
@@ -65,8 +65,9 @@ def _step(model, z, eps, t_from: int, t_to: int, chain_end: str) -> torch.Tensor
 
 def ddim_invert(model, z0: torch.Tensor, labels: torch.Tensor, timesteps: Sequence[int], guidance: float,
                 convention: str = "next", cfg_in_inversion: bool = True, checkpoint_grad: bool = False,
-                chain_end: str = "alpha0") -> torch.Tensor:
-    """Map a clean latent to the noisy latent at ``timesteps[-1]`` (the edit's t0)."""
+                chain_end: str = "alpha0", on_step: Callable[[], None] | None = None) -> torch.Tensor:
+    """Map a clean latent to the noisy latent at ``timesteps[-1]`` (the edit's t0); ``on_step`` is called
+    after each of the ``len(timesteps)`` steps (progress)."""
     if convention not in ("next", "current"):
         raise ValueError(f"inversion convention must be 'next' or 'current', got {convention!r}")
     check_chain_end(chain_end)
@@ -76,13 +77,16 @@ def ddim_invert(model, z0: torch.Tensor, labels: torch.Tensor, timesteps: Sequen
         t_eval = t_next if convention == "next" else max(t_cur, 0)
         eps = _eps(model, z, t_eval, labels, guidance, checkpoint_grad, cfg_in_inversion)
         z = _step(model, z, eps, t_cur, t_next, chain_end)
+        if on_step is not None:
+            on_step()
     return z
 
 
 def ddim_sample(model, z: torch.Tensor, labels: torch.Tensor, timesteps: Sequence[int], guidance: float,
                 eta: float = 0.0, seeds: Sequence[int] | None = None, checkpoint_grad: bool = False,
-                chain_end: str = "alpha0") -> torch.Tensor:
-    """Denoise ``z`` at ``timesteps[-1]`` down to a clean latent with the target ``labels`` (CFG γ=``guidance``)."""
+                chain_end: str = "alpha0", on_step: Callable[[], None] | None = None) -> torch.Tensor:
+    """Denoise ``z`` at ``timesteps[-1]`` down to a clean latent with the target ``labels`` (CFG γ=``guidance``);
+    ``on_step`` is called after each of the ``len(timesteps)`` steps (progress)."""
     check_chain_end(chain_end)
     ts = list(timesteps)[::-1] + [-1]
     for i, (t_cur, t_prev) in enumerate(zip(ts[:-1], ts[1:])):
@@ -90,11 +94,19 @@ def ddim_sample(model, z: torch.Tensor, labels: torch.Tensor, timesteps: Sequenc
         # With ᾱ = 1 at the end, the last step has σ = 0 whatever η; with ᾱ₀ the released sampler adds noise.
         if eta == 0 or (t_prev < 0 and chain_end == "one"):
             z = _step(model, z, eps, t_cur, t_prev, chain_end)
-            continue
-        a_cur, a_prev = _alpha(model, t_cur, z, chain_end), _alpha(model, t_prev, z, chain_end)
-        sigma = eta * ((1 - a_prev) / (1 - a_cur) * (1 - a_cur / a_prev)).sqrt()
-        x0 = (z - (1 - a_cur).sqrt() * eps) / a_cur.sqrt()
-        s = list(seeds) if seeds is not None else list(range(z.shape[0]))
-        noise = per_sample_noise(z.shape[1:], [seed * 1009 + i for seed in s], z.device).to(z.dtype)
-        z = a_prev.sqrt() * x0 + (1 - a_prev - sigma ** 2).clamp(min=0).sqrt() * eps + sigma * noise
+        else:
+            z = _stochastic_step(model, z, eps, t_cur, t_prev, chain_end, eta, seeds, i)
+        if on_step is not None:
+            on_step()
     return z
+
+
+def _stochastic_step(model, z, eps, t_cur: int, t_prev: int, chain_end: str, eta: float,
+                     seeds: Sequence[int] | None, i: int) -> torch.Tensor:
+    """One DDIM step with η > 0: per-row noise seeded by the row's seed and the step index."""
+    a_cur, a_prev = _alpha(model, t_cur, z, chain_end), _alpha(model, t_prev, z, chain_end)
+    sigma = eta * ((1 - a_prev) / (1 - a_cur) * (1 - a_cur / a_prev)).sqrt()
+    x0 = (z - (1 - a_cur).sqrt() * eps) / a_cur.sqrt()
+    s = list(seeds) if seeds is not None else list(range(z.shape[0]))
+    noise = per_sample_noise(z.shape[1:], [seed * 1009 + i for seed in s], z.device).to(z.dtype)
+    return a_prev.sqrt() * x0 + (1 - a_prev - sigma ** 2).clamp(min=0).sqrt() * eps + sigma * noise
