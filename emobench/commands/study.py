@@ -1,8 +1,11 @@
-"""``emobench study make|ingest|analyze``: user studies from saved edits, answers and exact binomial tests.
+"""``emobench study make|serve|status|ingest|analyze``: user studies from saved edits, answers and exact binomial tests.
 
 * ``make`` builds a self-contained questionnaire (one HTML file + images; opens from file://, no
   server) and writes its design (which item shows what, the answer keys) beside it;
-* ``ingest`` validates participants' downloaded answer files against the design and merges them;
+* ``serve`` hosts it for participants arriving by link (Prolific, MTurk or direct), each with their
+  own item order, every answer stored in SQLite as it is given; ``status`` shows the progress;
+* ``ingest`` validates participants' downloaded answer files (or the server's database) against the
+  design and merges them;
 * ``analyze`` writes the paper's Table 2 (realism) or accuracy-vs-chance tables (emotion).
 """
 
@@ -18,8 +21,22 @@ EXAMPLES = """examples:
   emobench study make runs/affectnet-val --kind emotion --out study/emotion --n 5
   emobench study ingest study/realism answers/*.csv --out study/realism/answers.csv
   emobench study analyze study/realism study/realism/answers.csv --out study/realism/results
+  emobench study serve study/realism --port 8000 --prolific-code C1A2B3C4
+  emobench study status study/realism
+  emobench study analyze study/realism study/realism/answers.sqlite --out study/realism/results
 
-Send participants the folder OUT/questionnaire/ (or a zip of it); keep OUT/design.json."""
+Send participants the folder OUT/questionnaire/ (or a zip of it), or serve it; keep OUT/design.json."""
+
+SERVE_HELP = """examples:
+  emobench study serve study/realism            # http://127.0.0.1:8000/, answers.sqlite beside the design
+  emobench study serve study/realism --host 0.0.0.0 --port 8080 --prolific-code C1A2B3C4
+
+Participants open http://HOST:PORT/ with ?participant=ID, Prolific's ?PROLIFIC_PID=...&STUDY_ID=...
+&SESSION_ID=..., or MTurk's external-question parameters. Each gets a Latin-square item order, every
+answer is stored (SQLite, WAL) as it is given, a closed tab resumes, a finished participant cannot start
+again. Prolific participants are sent back with --prolific-code; MTurk assignments are submitted to
+turkSubmitTo. The researcher page (/researcher?token=...) needs the token printed at start (or --token).
+Binds to 127.0.0.1 unless --host says otherwise."""
 
 MAKE_HELP = """examples:
   emobench study make runs/london-pairs --kind realism --out study/realism --n 20 --seed 1
@@ -73,11 +90,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     make.add_argument("--overwrite", action="store_true", help="replace a study already in --out")
     make.set_defaults(func=run_make)
 
+    serve = actions.add_parser("serve", help="host a questionnaire; store answers in SQLite as they are given",
+                               description="Serve a study made by `study make` to participants and store every "
+                                           "answer as it is given.", epilog=SERVE_HELP, formatter_class=raw)
+    serve.add_argument("study", metavar="STUDY_DIR", help="the --out folder of `study make`")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
+    serve.add_argument("--db", default="", help="answer database (default STUDY_DIR/answers.sqlite)")
+    serve.add_argument("--token", default="", help="token of the researcher page (default: a random one, printed)")
+    serve.add_argument("--prolific-code", default="", help="Prolific completion code: finished participants are "
+                                                           "sent to Prolific's completion URL with it")
+    serve.set_defaults(func=run_serve)
+
+    status = actions.add_parser("status", help="participants started/finished and answers per item",
+                                description="Progress of a served study, from its answer database.",
+                                epilog="examples:\n  emobench study status study/realism", formatter_class=raw)
+    status.add_argument("study", metavar="STUDY_DIR", help="the --out folder of `study make`")
+    status.add_argument("--db", default="", help="answer database (default STUDY_DIR/answers.sqlite)")
+    status.set_defaults(func=run_status)
+
     ingest = actions.add_parser("ingest", help="validate and merge participants' answer files",
                                 description="Validate answer CSVs against a study's design and merge them.",
                                 epilog=INGEST_HELP, formatter_class=raw)
     ingest.add_argument("design", metavar="DESIGN_DIR", help="the --out folder of `study make` (or its design.json)")
-    ingest.add_argument("answers", nargs="+", metavar="ANSWERS_CSV", help="answer files downloaded by participants")
+    ingest.add_argument("answers", nargs="+", metavar="ANSWERS_CSV", help="answer files downloaded by participants, or the server's answers.sqlite")
     ingest.add_argument("--out", required=True, help="merged answers CSV to write")
     ingest.set_defaults(func=run_ingest)
 
@@ -85,7 +121,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                                  description="Tables and exact binomial tests (Holm-corrected) of a study's answers.",
                                  epilog=ANALYZE_HELP, formatter_class=raw)
     analyze.add_argument("design", metavar="DESIGN_DIR", help="the --out folder of `study make` (or its design.json)")
-    analyze.add_argument("answers", nargs="+", metavar="ANSWERS_CSV", help="merged (or raw) answer files")
+    analyze.add_argument("answers", nargs="+", metavar="ANSWERS_CSV", help="merged (or raw) answer files, or the server's answers.sqlite")
     analyze.add_argument("--out", required=True, help="folder for the tables")
     analyze.set_defaults(func=run_analyze)
     return p
@@ -107,6 +143,39 @@ def run_make(args: argparse.Namespace) -> int:
           f"{'comparisons' if design.kind == 'realism' else 'methods'}")
     print(f"questionnaire: {out / 'questionnaire' / 'index.html'} (send the questionnaire/ folder)")
     print(f"design: {out / 'design.json'} (keep it: answers are scored against it)")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from emobench.study.server import ServeOptions, serve
+
+    server = serve(Path(args.study), ServeOptions(args.host, args.port, args.db, args.token, args.prolific_code))
+    print("Ctrl-C stops the server (answers are already on disk).", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from emobench.errors import UserError
+    from emobench.study.db import AnswerDB
+    from emobench.study.design import load_design
+
+    design = load_design(Path(args.study))
+    path = Path(args.db) if args.db else Path(args.study) / "answers.sqlite"
+    if not path.is_file():
+        raise UserError(f"{path}: no answer database yet (start `emobench study serve {args.study}` first)")
+    status = AnswerDB(path, design.study_id).status()
+    print(f"study {design.study_id}: {status['participants_started']} participants started, "
+          f"{status['participants_finished']} finished, {status['answer_rows']} answer rows")
+    for item in design.items:
+        print(f"  {item.item_id}: {status['answers_per_item'].get(item.item_id, 0)} participants")
     return 0
 
 

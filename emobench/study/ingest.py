@@ -1,6 +1,7 @@
 """Read, validate and merge participants' answer files (``emobench study ingest``).
 
-An answers file is the CSV the questionnaire downloads: a header ``study_id,participant,item_id,choice``
+An answers file is the CSV the questionnaire downloads (or the study server's ``answers.sqlite``, read as that CSV):
+a header ``study_id,participant,item_id,choice``
 and one row per answered item. Every problem is collected and reported at once, each naming the
 file and line: a missing or extra column, a row with the wrong number of fields or an empty field,
 a participant id the page would not accept, answers to another study, an item id the design does
@@ -75,16 +76,35 @@ class Answers:
         return pd.DataFrame(rows, columns=columns)
 
 
+DATABASE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+
+
 def _read_file(path: Path, design: StudyDesign, seen: dict[tuple[str, str], str],
                errors: list[str]) -> list[Answer]:
     if not path.is_file():
         errors.append(f"{path}: file not found")
         return []
+    if path.suffix.lower() in DATABASE_SUFFIXES:
+        # The server's database, as the CSV the questionnaire downloads (latest answer per item), so it is
+        # validated by the same rules as the participants' files.
+        from emobench.study.db import answers_csv
+
+        try:
+            text = answers_csv(path)
+        except UserError as exc:
+            errors.append(str(exc))
+            return []
+        return _read_text(path, text, design, seen, errors)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         errors.append(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})")
         return []
+    return _read_text(path, text, design, seen, errors)
+
+
+def _read_text(path: Path, text: str, design: StudyDesign, seen: dict[tuple[str, str], str],
+               errors: list[str]) -> list[Answer]:
     reader = csv.reader(text.splitlines(keepends=True))
     try:
         header = next(reader)

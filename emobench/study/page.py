@@ -48,8 +48,11 @@ _SCRIPT = r"""
 "use strict";
 const STUDY = JSON.parse(document.getElementById("study-data").textContent);
 const PATTERN = new RegExp(STUDY.participant_pattern);
-const state = {participant: "", index: 0, answers: new Map()};
+const state = {participant: "", index: 0, answers: new Map(), platform: "direct", ids: {}, queue: Promise.resolve()};
 const $ = (id) => document.getElementById(id);
+// Served by `emobench study serve`: answers go to the server as they are given (in order, one request
+// at a time), the item order is the participant's own, a closed tab resumes where it stopped.
+const SERVER = STUDY.server === true;
 
 function csvField(value) {
   const text = String(value);
@@ -106,12 +109,15 @@ function show(index) {
 }
 
 function answer(choice) {
-  state.answers.set(STUDY.items[state.index].id, choice);
+  const id = STUDY.items[state.index].id;
+  state.answers.set(id, choice);
+  if (SERVER) save("answer", {participant: state.participant, item_id: id, choice: choice});
   if (state.index + 1 < STUDY.items.length) show(state.index + 1);
   else finish();
 }
 
 function finish() {
+  if (SERVER) { serverFinish(); return; }
   $("trial").hidden = true;
   $("done").hidden = false;
   const link = $("download");
@@ -128,11 +134,13 @@ $("begin").addEventListener("click", () => {
     return;
   }
   state.participant = id;
+  if (SERVER) { serverBegin(); return; }
   $("start").hidden = true;
   $("trial").hidden = false;
   show(0);
 });
 $("back").addEventListener("click", () => { if (state.index > 0) show(state.index - 1); });
+if (SERVER) serverArrive();
 $("review").addEventListener("click", () => { $("done").hidden = true; $("trial").hidden = false; show(STUDY.items.length - 1); });
 document.addEventListener("keydown", (event) => {
   if ($("trial").hidden || event.target.tagName === "INPUT") return;
@@ -142,17 +150,115 @@ document.addEventListener("keydown", (event) => {
 });
 """
 
+_SERVER_SCRIPT = r"""
+async function post(action, body) {
+  const response = await fetch("api/" + action, {method: "POST", headers: {"Content-Type": "application/json"},
+                                                  body: JSON.stringify(body)});
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
+  return data;
+}
 
-def page_data(design: StudyDesign, urls: Mapping[str, str]) -> dict:
+function save(action, body) {
+  state.queue = state.queue.then(() => post(action, body)).then(() => { $("save-error").textContent = ""; },
+    (error) => { $("save-error").textContent = "An answer was not saved (" + error.message + "). Check your " +
+                 "connection and reload the page: your earlier answers are kept."; });
+  return state.queue;
+}
+
+function serverArrive() {
+  const q = new URLSearchParams(window.location.search);
+  let id = q.get("participant") || "";
+  if (q.get("PROLIFIC_PID")) {
+    state.platform = "prolific";
+    id = q.get("PROLIFIC_PID");
+    state.ids = {STUDY_ID: q.get("STUDY_ID") || "", SESSION_ID: q.get("SESSION_ID") || ""};
+  } else if (q.get("workerId") || q.get("assignmentId")) {
+    state.platform = "mturk";
+    id = q.get("workerId") || "";
+    state.ids = {assignmentId: q.get("assignmentId") || "", hitId: q.get("hitId") || "",
+                 turkSubmitTo: q.get("turkSubmitTo") || ""};
+    if (state.ids.assignmentId === "ASSIGNMENT_ID_NOT_AVAILABLE") {
+      $("begin").disabled = true;
+      $("start-error").textContent = "This is a preview: accept the HIT to start.";
+      return;
+    }
+  }
+  $("save-note").hidden = false;
+  $("local-note").hidden = true;
+  if (id) {
+    $("participant").value = id;
+    if (state.platform !== "direct") { $("participant").readOnly = true; $("begin").click(); }
+  }
+}
+
+async function serverBegin() {
+  let data;
+  try {
+    data = await post("start", {participant: state.participant, platform: state.platform, ids: state.ids});
+  } catch (error) {
+    $("start-error").textContent = error.message;
+    return;
+  }
+  $("start").hidden = true;
+  if (data.finished) { done(data); return; }
+  const byId = new Map(STUDY.items.map((item) => [item.id, item]));
+  STUDY.items = data.order.map((id) => byId.get(id));
+  state.answers = new Map(Object.entries(data.answers));
+  const next = STUDY.items.findIndex((item) => !state.answers.has(item.id));
+  $("trial").hidden = false;
+  show(next < 0 ? STUDY.items.length - 1 : next);
+}
+
+async function serverFinish() {
+  await state.queue;
+  let data;
+  try {
+    data = await post("finish", {participant: state.participant});
+  } catch (error) {
+    $("save-error").textContent = "Could not finish (" + error.message + "); try again.";
+    return;
+  }
+  done(data);
+}
+
+function done(data) {
+  $("trial").hidden = true;
+  $("done").hidden = false;
+  $("download").hidden = true;
+  $("review").hidden = true;
+  $("send-note").hidden = true;
+  $("answered").textContent = data.message;
+  $("completion").textContent = data.code ? "Your completion code: " + data.code : "";
+  if (data.redirect) window.location.assign(data.redirect);
+  if (data.mturk) {
+    const form = document.createElement("form");
+    form.method = "POST";
+    form.action = data.mturk.action;
+    for (const [name, value] of Object.entries(data.mturk.fields)) {
+      const input = document.createElement("input");
+      input.type = "hidden"; input.name = name; input.value = value;
+      form.append(input);
+    }
+    document.body.append(form);
+    form.submit();
+  }
+}
+"""
+
+
+def page_data(design: StudyDesign, urls: Mapping[str, str], server: bool = False) -> dict:
     """What the page needs, and nothing that gives the answers away."""
-    return {"study_id": design.study_id, "kind": design.kind, "question": design.question,
+    return {"study_id": design.study_id, "kind": design.kind, "question": design.question, "server": server,
             "choices": list(design.choices), "participant_pattern": PARTICIPANT_PATTERN,
             "items": [{"id": i.item_id, "images": [urls[name] for name in i.images]} for i in design.items]}
 
 
-def render_page(design: StudyDesign, urls: Mapping[str, str]) -> str:
-    """The questionnaire HTML; ``urls`` maps each design image name to its ``src``."""
-    data = json.dumps(page_data(design, urls)).replace("</", "<\\/")
+def render_page(design: StudyDesign, urls: Mapping[str, str], server: bool = False) -> str:
+    """The questionnaire HTML; ``urls`` maps each design image name to its ``src``. ``server``: the page
+    of ``emobench study serve`` (answers saved as they are given, platform links, completion codes)."""
+    data = json.dumps(page_data(design, urls, server)).replace("</", "<\\/")
+    script = _SCRIPT + (_SERVER_SCRIPT if server else "")
     title = "Realism study" if design.kind == "realism" else "Emotion study"
     esc = html.escape
     return f"""<!doctype html>
@@ -162,7 +268,9 @@ def render_page(design: StudyDesign, urls: Mapping[str, str]) -> str:
 <section id="start">
 <h1>{esc(title)}</h1>
 <p>{esc(INSTRUCTIONS[design.kind])}</p>
-<p>{len(design.items)} questions. Your answers stay on this computer until you download them at the end.</p>
+<p id="local-note">{len(design.items)} questions. Your answers stay on this computer until you download them at the end.</p>
+<p id="save-note" hidden>{len(design.items)} questions. Your answers are saved as you go: if you close this page, open
+the same link again to continue.</p>
 <p><label>Participant id <input id="participant" autocomplete="off" maxlength="64"></label>
 <button id="begin" type="button">Start</button></p>
 <p id="start-error" class="error"></p>
@@ -173,16 +281,18 @@ def render_page(design: StudyDesign, urls: Mapping[str, str]) -> str:
 <div id="images" class="images"></div>
 <div id="choices" class="choices"></div>
 <p><button id="back" type="button">Back</button></p>
+<p id="save-error" class="error"></p>
 </section>
 <section id="done" hidden>
 <h2>Thank you!</h2>
 <p id="answered"></p>
-<p>Download your answers and send the file to the person running the study.</p>
+<p id="completion"></p>
+<p id="send-note">Download your answers and send the file to the person running the study.</p>
 <p><a id="download" class="button">Download answers (CSV)</a>
 <button id="review" type="button">Review answers</button></p>
 </section>
 <script id="study-data" type="application/json">{data}</script>
-<script>{_SCRIPT}</script>
+<script>{script}</script>
 </body></html>
 """
 

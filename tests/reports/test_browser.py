@@ -136,3 +136,75 @@ def test_index_shows_the_incomplete_run_banner_and_figure_captions(chrome, tmp_p
     assert all(len(c) > 40 and ".png" not in c for c in captions), captions
     # the partial run is flagged in the tables shown too
     assert any("(partial)" in cell.text for cell in chrome.find_elements(By.CSS_SELECTOR, "table.mean td"))
+
+
+def test_two_participants_through_the_study_server(chrome, tmp_path):
+    """`study serve` on 127.0.0.1: one participant answers everything; a Prolific participant closes the tab
+    half-way, comes back by the same link and resumes; `study analyze` on the database equals the CSVs'."""
+    import threading
+
+    from selenium.webdriver.common.by import By
+
+    from emobench.study.server import ServeOptions, serve
+
+    root = tmp_path / "runs"
+    runs = [study_run(root, "ldm", images=3, targets=("happy", "sad")),
+            study_run(root, "ganmut", images=3, targets=("happy", "sad")),
+            study_run(root, "identity", images=3, targets=("happy",))]
+    out = tmp_path / "study"
+    assert main(["study", "make", *map(str, runs), "--kind", "realism", "--out", str(out), "--n", "2"]) == 0
+    design = load_design(out)
+    server = serve(out, ServeOptions(port=0, token="t"), on_start=lambda line: None)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+    base = f"http://{host}:{port}/"
+    given: dict[str, dict[str, str]] = {"P1": {}, "P2": {}}
+
+    def answer(pid: str, count: int) -> None:
+        for _ in range(count):
+            item = wait_for(lambda: (not chrome.find_element(By.ID, "trial").get_attribute("hidden"))
+                            and chrome.find_element(By.ID, "trial").get_attribute("data-item"), what="an item")
+            choice = design.choices[len(given[pid]) % 2]
+            given[pid][item] = choice
+            _loaded_images(chrome)
+            chrome.find_element(By.CSS_SELECTOR, f"button[data-choice='{choice}']").click()
+            wait_for(lambda: chrome.find_element(By.ID, "trial").get_attribute("data-item") != item
+                     or chrome.find_element(By.ID, "trial").get_attribute("hidden") is not None, what="next item")
+
+    try:
+        chrome.get(base + "?participant=P1")
+        assert chrome.find_element(By.ID, "participant").get_attribute("value") == "P1"
+        chrome.find_element(By.ID, "begin").click()
+        answer("P1", len(design.items))
+        wait_for(lambda: "completion code" in chrome.find_element(By.ID, "completion").text, what="P1's code")
+        link = base + "?PROLIFIC_PID=P2&STUDY_ID=s1&SESSION_ID=x1"  # Prolific's link starts by itself
+        chrome.get(link)
+        half = len(design.items) // 2
+        answer("P2", half)
+        wait_for(lambda: len(server_answers(out)) == len(design.items) + half, what="answers on the server")
+        chrome.get(link)  # the tab was closed; the same link resumes after the answered items
+        wait_for(lambda: chrome.find_element(By.ID, "progress").text == f"Question {half + 1} of {len(design.items)}",
+                 what="resume position")
+        answer("P2", len(design.items) - half)
+        wait_for(lambda: "completion code" in chrome.find_element(By.ID, "completion").text, what="P2's code")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert server_answers(out) == {(p, i): c for p, answers in given.items() for i, c in answers.items()}
+    files = []
+    for pid, answers in given.items():
+        path = tmp_path / f"{pid}.csv"
+        path.write_text("study_id,participant,item_id,choice\n" +
+                        "".join(f"{design.study_id},{pid},{i},{c}\n" for i, c in answers.items()))
+        files.append(str(path))
+    assert main(["study", "analyze", str(out), str(out / "answers.sqlite"), "--out", str(tmp_path / "db")]) == 0
+    assert main(["study", "analyze", str(out), *files, "--out", str(tmp_path / "csv")]) == 0
+    assert (tmp_path / "db" / "realism.csv").read_text() == (tmp_path / "csv" / "realism.csv").read_text()
+
+
+def server_answers(study: Path) -> dict[tuple[str, str], str]:
+    """The latest answer per (participant, item) in the server's database."""
+    from emobench.study.db import answers_csv
+
+    rows = list(csv.DictReader(answers_csv(study / "answers.sqlite").splitlines()))
+    return {(r["participant"], r["item_id"]): r["choice"] for r in rows}
