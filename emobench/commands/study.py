@@ -87,6 +87,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     make.add_argument("--targets", type=_csv_list, default=None,
                       help="comma-separated target emotions to include (default: all six)")
     make.add_argument("--embed", action="store_true", help="put the images inside the HTML (one file to send)")
+    make.add_argument("--attention", type=int, default=0, metavar="K",
+                      help="realism: K attention checks (a real photo vs its tiles shuffled), reported per "
+                           "participant by `analyze` and left out of the comparisons (default 0)")
     make.add_argument("--overwrite", action="store_true", help="replace a study already in --out")
     make.set_defaults(func=run_make)
 
@@ -136,6 +139,7 @@ def run_make(args: argparse.Namespace) -> int:
     out = Path(args.out)
     design = make_study([Path(p) for p in args.paths], out, args.kind, seed=args.seed, n=args.n,
                         methods=args.methods, targets=args.targets or TARGET_EMOTIONS, embed=args.embed,
+                        attention=args.attention,
                         overwrite=args.overwrite)
     for note in design.notes:
         print(f"note: {note}")

@@ -34,6 +34,8 @@ from emobench.labels import TARGET_EMOTIONS
 KINDS = ("realism", "emotion")
 SIDES = ("left", "right")
 REAL = "real"
+ATTENTION = "attention check"  # realism items whose answer is obvious: a real photo vs its tiles shuffled
+SCRAMBLED = "scrambled"
 DESIGN_JSON = "design.json"
 DESIGN_CSV = "design.csv"
 QUESTIONNAIRE = "questionnaire"

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import random
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -33,7 +35,8 @@ import pandas as pd
 from emobench.errors import UserError
 from emobench.labels import TARGET_EMOTIONS
 from emobench.report.runs import load_runs, setting_label
-from emobench.study.design import (DESIGN_JSON, KINDS, QUESTIONNAIRE, QUESTIONS, REAL, Item, StudyDesign,
+from emobench.study.design import (ATTENTION, DESIGN_JSON, KINDS, QUESTIONNAIRE, QUESTIONS, REAL, SCRAMBLED, Item,
+                                   StudyDesign,
                                    default_choices, study_id, write_design)
 from emobench.study.page import write_page
 
@@ -162,6 +165,44 @@ def realism_items(pool: Pool, n: int, rng: random.Random) -> tuple[list[tuple], 
     return rows, [f"{a} vs {b}" for a, b in pairs], notes
 
 
+def scrambled_copy(path: Path, dest: Path, rng: random.Random, tiles: int = 4) -> Path:
+    """``path`` cut into ``tiles`` × ``tiles`` squares, shuffled: the obviously unreal half of an attention check."""
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB")
+    w, h = image.size
+    tw, th = w // tiles, h // tiles
+    boxes = [(c * tw, r * th, (c + 1) * tw, (r + 1) * th) for r in range(tiles) for c in range(tiles)]
+    order = list(range(len(boxes)))
+    while order == sorted(order):
+        rng.shuffle(order)
+    out = image.copy()
+    for box, k in zip(boxes, order):
+        out.paste(image.crop(boxes[k]), box[:2])
+    buffer = io.BytesIO()
+    out.save(buffer, format="PNG")
+    dest.write_bytes(buffer.getvalue())
+    return dest
+
+
+def attention_items(pool: Pool, k: int, rng: random.Random, scratch: Path) -> list[tuple]:
+    """``k`` attention checks: a real photo against its own tiles shuffled; the key is the real photo's side."""
+    if not pool.real:
+        raise UserError(f"--attention: attention checks pair a real photo with a scrambled copy; add an "
+                        f"`{REAL_METHOD}` run (its edits are the real photos)")
+    keys = sorted(pool.real)
+    rng.shuffle(keys)
+    rows = []
+    for i in range(k):
+        key = keys[i % len(keys)]
+        real = pool.real[key]
+        fake = Shown(scrambled_copy(real.path, scratch / f"attention{i}.png", rng), "")
+        side = "left" if i % 2 == 0 else "right"
+        left, right = ((real, REAL), (fake, SCRAMBLED)) if side == "left" else ((fake, SCRAMBLED), (real, REAL))
+        rows.append((ATTENTION, (key[0], key[1], ""), side, (left[0], right[0]), (left[1], right[1])))
+    return rows
+
+
 def emotion_items(pool: Pool, n: int, rng: random.Random) -> tuple[list[tuple], list[str], list[str]]:
     """Unnumbered emotion items ``(condition, key, target, (shown,), (condition,))``, ``n`` per condition and
     target, the conditions, and notes on cells that had fewer than ``n`` edits."""
@@ -189,8 +230,11 @@ def _image_name(path: Path) -> str:
 
 def make_study(paths: Sequence[Path], out: Path, kind: str, *, seed: int = 0, n: int = 10,
                methods: Sequence[str] = (), targets: Sequence[str] = TARGET_EMOTIONS, embed: bool = False,
-               overwrite: bool = False) -> StudyDesign:
-    """Write ``out/design.{json,csv}`` and ``out/questionnaire/index.html`` (+ ``images/`` unless ``embed``)."""
+               overwrite: bool = False, attention: int = 0) -> StudyDesign:
+    """Write ``out/design.{json,csv}`` and ``out/questionnaire/index.html`` (+ ``images/`` unless ``embed``).
+
+    ``attention``: that many attention checks among the realism items (a real photo against its own tiles
+    shuffled), left out of the comparisons and reported per participant by ``study analyze``."""
     if kind not in KINDS:
         raise UserError(f"unknown study kind {kind!r}; expected one of {', '.join(KINDS)}")
     if n < 1:
@@ -202,10 +246,23 @@ def make_study(paths: Sequence[Path], out: Path, kind: str, *, seed: int = 0, n:
     if (out / DESIGN_JSON).exists() and not overwrite:
         raise UserError(f"{out / DESIGN_JSON} exists: answers to that study would lose their design; "
                         "choose another --out or pass --overwrite")
+    if attention < 0 or (attention and kind != "realism"):
+        raise UserError(f"--attention: expected a number >= 0 of checks in a realism study, got {attention} "
+                        f"({kind} study)")
     rng = random.Random(seed)
     pool = collect(paths, methods, targets)
     make = realism_items if kind == "realism" else emotion_items
     rows, comparisons, notes = make(pool, n, rng)
+    scratch = Path(tempfile.mkdtemp(prefix="emobench-attention-"))
+    try:
+        return _write_study(out, kind, seed, n, pool, rows + attention_items(pool, attention, rng, scratch)
+                            if attention else rows, comparisons, notes, rng, embed, overwrite)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _write_study(out: Path, kind: str, seed: int, n: int, pool: Pool, rows: list[tuple], comparisons: list[str],
+                 notes: list[str], rng: random.Random, embed: bool, overwrite: bool) -> StudyDesign:
     rng.shuffle(rows)
     width = len(str(len(rows)))
     names: dict[Path, str] = {}

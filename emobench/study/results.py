@@ -24,6 +24,7 @@ from typing import Any
 
 from emobench.report.tables import Table
 from emobench.study.analyze import analyze_counts
+from emobench.study.design import ATTENTION
 from emobench.study.ingest import Answers
 
 P_COLUMNS = ("p (two-sided)", "p (one-sided)", "p Holm (two-sided)", "p Holm (one-sided)")
@@ -83,8 +84,30 @@ def _summary(answers: Answers) -> str:
     return text
 
 
+def attention_table(answers: Answers) -> StudyTable | None:
+    """Per participant: attention checks answered and passed (None when the study has none)."""
+    df = answers.frame()
+    checks = df[df["comparison"] == ATTENTION]
+    if not any(item.comparison == ATTENTION for item in answers.design.items):
+        return None
+    rows = []
+    for participant in answers.participants():
+        sub = checks[checks["participant"] == participant]
+        passed = int(sub["success"].sum())
+        rows.append([participant, len(sub), passed, passed / len(sub) if len(sub) else float("nan")])
+    caption = (f"Attention checks (a real photo against its own tiles shuffled) per participant: "
+               f"{attention_summary(rows)}. They are not part of the comparisons; {_summary(answers)}.")
+    return StudyTable("attention", caption, ["Participant", "Checks", "Passed", "Rate"], rows)
+
+
+def attention_summary(rows: list[list[Any]]) -> str:
+    """``"1 of 3 participants missed at least one"`` from the attention table's rows."""
+    failed = sum(1 for r in rows if r[1] and r[2] < r[1])
+    return f"{failed} of {len(rows)} participants missed at least one"
+
+
 def realism_tables(answers: Answers) -> StudyResult:
-    """Paper Table 2: one row per comparison that has answers."""
+    """Paper Table 2: one row per comparison that has answers (attention checks in their own table)."""
     df = answers.frame()
     counts = {}
     for comparison in answers.design.comparisons:
@@ -98,7 +121,12 @@ def realism_tables(answers: Answers) -> StudyResult:
                f"realistic photo, exact binomial tests against 0.5 (one-sided: the first is chosen more often), "
                f"Holm-adjusted over {len(rows)} comparisons. {summary}.")
     header = ["Comparison", "Proportion", "Count", "N", *P_COLUMNS]
-    return StudyResult([StudyTable("realism", caption, header, rows)], summary)
+    tables = [StudyTable("realism", caption, header, rows)]
+    attention = attention_table(answers)
+    if attention is not None:
+        tables.append(attention)
+        summary += f"; attention checks: {attention_summary(attention.rows)}"
+    return StudyResult(tables, summary)
 
 
 def emotion_tables(answers: Answers) -> StudyResult:

@@ -200,3 +200,35 @@ def test_study_help_has_examples(capsys):
         assert "examples:" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["study"])
+
+
+def test_attention_checks_are_obvious_pairs_reported_per_participant(runs, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from emobench.study.design import ATTENTION
+    from emobench.study.results import analyze_study
+
+    design = make_study(runs, tmp_path / "s", "realism", seed=1, n=2, attention=3)
+    checks = [i for i in design.items if i.comparison == ATTENTION]
+    assert len(checks) == 3 and ATTENTION not in design.comparisons
+    for item in checks:  # the real photo on the key's side, its shuffled tiles on the other
+        real_side = design.choices.index(item.key)
+        assert item.conditions[real_side] == "real" and item.conditions[1 - real_side] == "scrambled"
+        real, fake = (Image.open(tmp_path / "s" / "questionnaire" / item.images[k]) for k in (real_side, 1 - real_side))
+        a, b = (np.asarray(im.convert("RGB")).reshape(-1, 3) for im in (real, fake))
+        assert real.size == fake.size and not np.array_equal(a, b)
+        assert sorted(map(tuple, a)) == sorted(map(tuple, b))  # the same pixels, moved
+    other = [i for i in design.items if i.comparison != ATTENTION]
+    rows = [("good", i.item_id, i.key) for i in design.items] + \
+           [("careless", i.item_id, next(c for c in design.choices if c != i.key)) for i in checks] + \
+           [("careless", i.item_id, i.key) for i in other]
+    answers = read_answers(design, [write_answers(tmp_path / "a.csv", design.study_id, rows)])
+    result = analyze_study(answers)
+    attention = next(t for t in result.tables if t.name == "attention")
+    assert attention.rows == [["good", 3, 3, 1.0], ["careless", 3, 0, 0.0]]
+    assert "1 of 2 participants missed at least one" in result.summary
+    realism = next(t for t in result.tables if t.name == "realism")
+    assert all(row[0] != ATTENTION for row in realism.rows) and all(row[3] == 4 for row in realism.rows)
+    with pytest.raises(UserError, match="--attention"):
+        make_study(runs, tmp_path / "e", "emotion", n=1, attention=2)
