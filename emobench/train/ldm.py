@@ -117,6 +117,14 @@ def _save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
     save_image(images.float().cpu(), str(path), nrow=nrow)
 
 
+def _set_lr(optimizers, lr: float) -> None:
+    """On resume the config's learning rate applies (a saved optimizer state would bring back the old one),
+    so a second leg can anneal: ``--resume`` with a lower ``lr``."""
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["lr"] = lr
+
+
 def _state_path(out: Path) -> Path:
     return out / "last.safetensors"
 
@@ -164,6 +172,7 @@ def train_vqgan(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable
         vq.load_state_dict(loaded.first_stage.state_dict())
         blob = torch.load(_opt_path(out), map_location="cpu", weights_only=True)
         opt.load_state_dict(blob["opt"]), opt_d.load_state_dict(blob["opt_d"]), disc.load_state_dict(blob["disc"])
+        _set_lr((opt, opt_d), lr)
         # (disc is wrapped in DDP only below, after its state is restored)
         step = int(blob["step"])
         log(f"resumed at step {step}")
@@ -315,6 +324,7 @@ def train_ldm(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable[[
     opt = torch.optim.AdamW(denoiser.parameters(), lr=lr, weight_decay=cfg.weight_decay)
     if blob is not None:
         opt.load_state_dict(blob["opt"])
+        _set_lr((opt,), lr)
     wrapped: torch.nn.Module = denoiser
     if world > 1:
         wrapped = torch.nn.parallel.DistributedDataParallel(denoiser)  # broadcasts rank 0's weights

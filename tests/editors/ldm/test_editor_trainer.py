@@ -109,6 +109,11 @@ def test_vqgan_then_ldm_training_resume_continues_the_step_count(tmp_path):
     ck = train_ldm(_tiny_cfg(first_stage=str(stage), steps=3, val_every=100, ckpt_every=100), ldm_dir, resume=True,
                    log=lines.append)
     assert lines[0] == "resumed at step 2" and any("step 3/3" in l for l in lines)
+    # a resumed leg runs at the config's lr, not the saved optimizer's (so a second leg can anneal)
+    train_vqgan(_tiny_cfg(steps=3, lr=1e-4, scale_lr=False, val_every=100, ckpt_every=1), tmp_path / "vq", resume=True,
+                log=lines.append)
+    saved = torch.load(tmp_path / "vq" / "last.optim.pt", weights_only=True)
+    assert {g["lr"] for g in saved["opt"]["param_groups"] + saved["opt_d"]["param_groups"]} == {1e-4}
     from emobench.editors.ldm.model import read_metadata
 
     assert read_metadata(ck)["step"] == "3"
