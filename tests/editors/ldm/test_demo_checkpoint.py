@@ -1,4 +1,4 @@
-"""The packaged demo checkpoint meets issue 4's bounds on held-out synthetic faces (slow)."""
+"""The packaged demo checkpoint meets issues 4 and 17's bounds on held-out synthetic faces (slow)."""
 
 from __future__ import annotations
 
@@ -30,16 +30,21 @@ def test_source_equals_target_reconstructs_the_first_stage(editor):
     assert float(psnr_ssim(out, recon)[0].mean()) >= 25.0
 
 
-def test_accuracy_rises_with_guidance_and_strength(editor):
+def test_the_demo_reaches_the_target_and_stronger_edits_trade_fidelity(editor):
+    # Issue 17's bar for the demo: target accuracy >= 0.7 at the paper's setting on held-out people;
+    # as in the paper's Table 3, more guidance and a later t0 move the edit further from the source.
     judge = EMOTION_BACKENDS.get("synthetic-judge").from_config({})
     people = identities("test", 4)
     x = render_batch(people, [Expression.prototype("neutral")] * 4, 128)
     targets = [[1, 2, 3, 4, 5, 6]] * 4
     truth = torch.tensor([t for ts in targets for t in ts])
+    sources = x.repeat_interleave(6, 0)
 
-    def accuracy(guidance: float, t0: int) -> float:
+    def edit(guidance: float, t0: int) -> tuple[float, float]:
         out = editor.edit_many(x, [0] * 4, targets, guidance=guidance, t0=t0).images
-        return float((judge.predict_proba(out).argmax(1) == truth).float().mean())
+        accuracy = float((judge.predict_proba(out).argmax(1) == truth).float().mean())
+        return accuracy, float(psnr_ssim(out, sources)[0].mean())
 
-    weak, strong = accuracy(1.0, 300), accuracy(5.0, 700)
-    assert strong > weak + 0.15, (weak, strong)
+    (acc_paper, _), (_, psnr_weak), (_, psnr_strong) = edit(3.0, 500), edit(1.0, 300), edit(5.0, 700)
+    assert acc_paper >= 0.7, acc_paper
+    assert psnr_weak > psnr_strong + 1.0, (psnr_weak, psnr_strong)
