@@ -34,6 +34,20 @@ def study_run(root: Path, method: str, images: int = 4, targets: Sequence[str] =
     return run_dir
 
 
+def three_method_study(tmp_path: Path, kind: str = "realism", n: int = 2, seed: int = 0) -> Path:
+    """``study make`` over fake ldm, ganmut and identity runs (3 images; happy and sad): the study folder."""
+    from emobench.cli import main
+
+    root = tmp_path / "runs"
+    runs = [study_run(root, "ldm", images=3, targets=("happy", "sad")),
+            study_run(root, "ganmut", images=3, targets=("happy", "sad")),
+            study_run(root, "identity", images=3, targets=("happy",))]
+    out = tmp_path / "study"
+    assert main(["study", "make", *map(str, runs), "--kind", kind, "--out", str(out), "--n", str(n),
+                 "--seed", str(seed)]) == 0
+    return out
+
+
 def wait_for(predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition") -> T:
     """Poll ``predicate`` until it returns something truthy (or fail after ``timeout`` seconds)."""
     end = time.monotonic() + timeout

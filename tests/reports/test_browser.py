@@ -21,7 +21,7 @@ from emobench.report.build import build_report
 from emobench.report.prepare import ReportOptions
 from emobench.study.analyze import analyze_counts
 from emobench.study.design import load_design
-from tests.reports.fakes import study_run, wait_for
+from tests.reports.fakes import three_method_study, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -36,12 +36,7 @@ def _loaded_images(driver) -> list[tuple[str, int]]:
 def test_participant_fills_in_the_questionnaire(chrome, tmp_path, kind):
     from selenium.webdriver.common.by import By
 
-    root = tmp_path / "runs"
-    runs = [study_run(root, "ldm", images=3, targets=("happy", "sad")), study_run(root, "ganmut", images=3,
-                                                                                   targets=("happy", "sad")),
-            study_run(root, "identity", images=3, targets=("happy",))]
-    out = tmp_path / "study"
-    assert main(["study", "make", *map(str, runs), "--kind", kind, "--out", str(out), "--n", "2", "--seed", "5"]) == 0
+    out = three_method_study(tmp_path, kind, n=2, seed=5)
     design = load_design(out)
     downloads = tmp_path / "downloads"
     downloads.mkdir()
@@ -147,12 +142,7 @@ def test_two_participants_through_the_study_server(chrome, tmp_path):
 
     from emobench.study.server import ServeOptions, serve
 
-    root = tmp_path / "runs"
-    runs = [study_run(root, "ldm", images=3, targets=("happy", "sad")),
-            study_run(root, "ganmut", images=3, targets=("happy", "sad")),
-            study_run(root, "identity", images=3, targets=("happy",))]
-    out = tmp_path / "study"
-    assert main(["study", "make", *map(str, runs), "--kind", "realism", "--out", str(out), "--n", "2"]) == 0
+    out = three_method_study(tmp_path)
     design = load_design(out)
     server = serve(out, ServeOptions(port=0, token="t"), on_start=lambda line: None)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -13,25 +13,18 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from emobench.cli import main
 from emobench.study.design import load_design
 from emobench.study.server import ServeOptions, serve
-from tests.reports.fakes import study_run
+from tests.reports.fakes import three_method_study
 
 
 @pytest.fixture
 def study(tmp_path):
-    root = tmp_path / "runs"
-    runs = [study_run(root, "ldm", images=3, targets=("happy", "sad")),
-            study_run(root, "ganmut", images=3, targets=("happy", "sad")),
-            study_run(root, "identity", images=3, targets=("happy",))]
-    out = tmp_path / "study"
-    assert main(["study", "make", *map(str, runs), "--kind", "realism", "--out", str(out), "--n", "2"]) == 0
-    return out
+    return three_method_study(tmp_path)
 
 
 @pytest.fixture
