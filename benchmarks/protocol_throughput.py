@@ -28,7 +28,7 @@ from emobench.cards import apply_overrides, load_method, load_protocol
 from emobench.editors.ldm.config import LDMConfig
 from emobench.editors.ldm.editor import LDMEditor, LDMInit
 from emobench.editors.ldm.model import LatentDiffusion
-from emobench.runner import RunOptions, Timing, auto_batch_size, execute, plan
+from emobench.runner import RunOptions, Timing, auto_batch_size, execute, plan, resolve_overlap
 
 
 def build_plan(args: argparse.Namespace, device: str, precision: str, memory_format: str):
@@ -79,15 +79,11 @@ def measure(args: argparse.Namespace, device: str, overlap: str, precision: str,
         wall = time.perf_counter() - start
     t: Timing = result.timing
     # Serial: the device idles while the CPU writes and scores. Overlapped: while editing waits on the worker.
-    idle = t.wait_s if result_overlapped(overlap, device) else t.finish_s
+    idle = t.wait_s if resolve_overlap(overlap, device) else t.finish_s
     return {"overlap": overlap, "precision": precision, "memory_format": memory_format, "batch": batch,
             "edits": result.written, "wall_s": wall, "edits_per_s": result.written / wall,
             "unet_rows_per_s": rows[0] / t.edit_s, "tflops": rows[0] * flops_per_row / t.edit_s / 1e12,
             "device_idle_fraction": idle / t.wall_s, "edit_s": t.edit_s, "finish_s": t.finish_s}
-
-
-def result_overlapped(overlap: str, device: str) -> bool:
-    return overlap == "on" or (overlap == "auto" and device.startswith("cuda"))
 
 
 def main() -> None:

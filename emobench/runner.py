@@ -465,9 +465,6 @@ class _BatchRunner:
         order = {r.request_id: i for i, r in enumerate(done.batch)}
         return sorted(records, key=lambda rec: order[rec["request_id"]])
 
-    def process(self, batch: list[Request]) -> list[dict[str, Any]]:
-        """:meth:`edit` then :meth:`finish`, in this thread."""
-        return self.finish(self.edit(batch))
 
 
 @dataclass
@@ -560,24 +557,25 @@ def run_batches(runner: _BatchRunner, batches: Sequence[list[Request]], commit: 
             return
         from concurrent.futures import Future, ThreadPoolExecutor
 
+        def collect(future: Future) -> None:  # editing waits here for the worker's previous batch
+            t = time.perf_counter()
+            commit(future.result())
+            timing.wait_s += time.perf_counter() - t
+
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="emobench-score") as pool:
-            in_flight: tuple[Future, int] | None = None
+            in_flight: Future | None = None
             try:
                 for batch in batches:
                     edited = edit(batch)
                     if in_flight is not None:
-                        t = time.perf_counter()
-                        commit(in_flight[0].result())
-                        timing.wait_s += time.perf_counter() - t
-                    in_flight = (pool.submit(finish, edited), len(batch))
+                        collect(in_flight)
+                    in_flight = pool.submit(finish, edited)
                 if in_flight is not None:
-                    t = time.perf_counter()
-                    commit(in_flight[0].result())
-                    timing.wait_s += time.perf_counter() - t
+                    collect(in_flight)
                     in_flight = None
             finally:
                 if in_flight is not None:
-                    in_flight[0].cancel()
+                    in_flight.cancel()
     finally:
         timing.wall_s += time.perf_counter() - start
         timing.edits += done_rows
@@ -593,8 +591,6 @@ def run(method: MethodCard, protocol: ProtocolCard, options: RunOptions) -> RunR
         raise UserError(f"--limit: expected an integer >= 0, got {options.limit}")
     device = resolve_device(options.device)
     p = plan(method, protocol, device, quiet=options.quiet)
-    if options.batch_size is None:
-        options = dataclasses.replace(options, batch_size=auto_batch_size(p.editor, device))
     return execute(p, options, device)
 
 
@@ -625,6 +621,8 @@ def execute(p: Plan, options: RunOptions, device: str) -> RunResult:
     a second process on the same directory and shard stops with :class:`~emobench.runlock.RunDirBusy`
     before reading or deleting anything.
     """
+    if options.batch_size is None:
+        options = dataclasses.replace(options, batch_size=auto_batch_size(p.editor, device))
     run_dir = run_dir_for(p, options)
     with RunLock(run_dir, options.shard, options.num_shards).acquire(options.argv):
         return _execute_locked(p, options, device, run_dir)
