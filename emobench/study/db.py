@@ -9,7 +9,7 @@ the same CSV the questionnaire downloads, so both are validated the same way.
 Example:
     >>> import tempfile, pathlib
     >>> db = AnswerDB(pathlib.Path(tempfile.mkdtemp()) / "answers.sqlite", "emotion-0")
-    >>> db.start("p1", "direct", {}, ["q2", "q1"]).order
+    >>> db.start("p1", "direct", {}, lambda arrival: ["q2", "q1"]).order
     ['q2', 'q1']
     >>> db.answer("p1", "q1", "happy"); db.answer("p1", "q1", "sad")
     >>> answers_csv(db.path).splitlines()[1]
@@ -27,7 +27,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from emobench.errors import UserError
 from emobench.study.page import ANSWER_COLUMNS
@@ -95,16 +95,21 @@ class AnswerDB:
         row = self._conn().execute("SELECT platform, platform_ids FROM participants WHERE id = ?", (pid,)).fetchone()
         return (row[0], json.loads(row[1])) if row else ("direct", {})
 
-    def start(self, pid: str, platform: str, platform_ids: Mapping[str, str], order: Sequence[str] | None = None,
-              order_for: Any = None) -> Participant:
-        """The participant's state; a new participant gets ``order`` (or ``order_for(arrival_index)``)."""
+    def finished(self, pid: str) -> bool | None:
+        """Whether ``pid`` has finished; None for a participant who never started."""
+        row = self._conn().execute("SELECT finished FROM participants WHERE id = ?", (pid,)).fetchone()
+        return None if row is None else row[0] is not None
+
+    def start(self, pid: str, platform: str, platform_ids: Mapping[str, str],
+              order_for: Callable[[int], Sequence[str]]) -> Participant:
+        """The participant's state; a new participant gets the order ``order_for(arrival_index)``."""
         with self._write:
             known = self.participant(pid)
             if known is not None:
                 return known
             conn = self._conn()
             arrival = conn.execute("SELECT COUNT(*) FROM participants").fetchone()[0]
-            chosen = list(order if order is not None else order_for(arrival))
+            chosen = list(order_for(arrival))
             conn.execute("INSERT INTO participants VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
                          (pid, self.study_id, platform, json.dumps(dict(platform_ids), sort_keys=True), arrival,
                           json.dumps(chosen), _now()))

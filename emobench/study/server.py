@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from emobench.errors import UserError
@@ -113,8 +113,7 @@ class Study:
         if platform == "mturk" and ids.get("turkSubmitTo", "").rstrip("/") not in MTURK_HOSTS:
             raise BadRequest(f"turkSubmitTo: expected one of {', '.join(MTURK_HOSTS)}")
         items = [i.item_id for i in self.design.items]
-        state = self.db.start(pid, platform, ids, order_for=lambda arrival: item_order(items, self.design.study_id,
-                                                                                       arrival))
+        state = self.db.start(pid, platform, ids, lambda arrival: item_order(items, self.design.study_id, arrival))
         if state.finished:
             return {"finished": True, "code": state.completion,
                     "message": "You have already completed this study: thank you."}
@@ -127,10 +126,10 @@ class Study:
             raise BadRequest("item_id: not an item of this study")
         if not isinstance(choice, str) or choice not in self.design.choices:
             raise BadRequest(f"choice: expected one of {', '.join(self.design.choices)}")
-        state = self.db.participant(pid)
-        if state is None:
+        finished = self.db.finished(pid)  # not the participant's answers: this runs on every answer
+        if finished is None:
             raise BadRequest("unknown participant: start first", HTTPStatus.CONFLICT)
-        if state.finished:
+        if finished:
             raise BadRequest("this participant has finished the study", HTTPStatus.CONFLICT)
         self.db.answer(pid, item, choice)
         return {"ok": True}
@@ -236,7 +235,7 @@ class StudyHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
-def serve(study_dir: Path, options: ServeOptions, on_start: Any = print) -> ThreadingHTTPServer:
+def serve(study_dir: Path, options: ServeOptions, on_start: Callable[[str], None] = print) -> ThreadingHTTPServer:
     """Build the server (bound, not yet serving) and report where it listens through ``on_start``."""
     study = Study(study_dir, options)
     try:
