@@ -42,7 +42,7 @@ class CGFInit:
     weights: str = "raw"  # base weights used for inversion (the released precompute: non-EMA)
     config: str = ""  # released-format yaml of a Lightning .ckpt base of another size than the paper's
     precision: str = "fp32"  # fp32 | bf16 (autocast on CUDA or CPU)
-    memory_format: str = "contiguous"  # | channels_last (faster on CPU, not bit-faithful to the released edit)
+    memory_format: str = "contiguous"  # | channels_last (NHWC; no faster on a 2-core CPU, not bit-faithful to the released edit)
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,9 @@ class LDMInit:
     """checkpoint: "demo" (the packaged model), an emobench .safetensors or the paper's Lightning .ckpt;
     config: the released-format yaml of a .ckpt of another size than the paper's; weights: ema | raw;
     precision: fp32 (the released code's) | bf16 (autocast on CUDA or CPU: 45–52 dB from fp32 on the demo);
-    memory_format: contiguous (the released code's) | channels_last (faster convolutions on CPU; networks
-    agree to 1e-7, but over 80 DDIM steps and the VQ's nearest-code choice edits move: 42 dB from the
-    released edit on the reference fixture instead of > 100 dB)."""
+    memory_format: contiguous (the released code's) | channels_last (NHWC convolutions, for GPUs; no
+    faster on a 2-core CPU; the networks agree to 1e-7, but over 80 DDIM steps and the VQ's nearest-code
+    choice edits move: 42 dB from the released edit on the reference fixture instead of > 100 dB)."""
 
     checkpoint: str = "demo"
     weights: str = "ema"
