@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepare .device/ (git-ignored) for benchmarks/gpu_check.sh on a lent GPU machine, which reaches no
 # network and receives only this checkout: wheels of the two dependencies its image lacks (piq,
-# lpips; pure Python) and the shared files the checks read (LPIPS alex, YuNet, SFace, the FER stand-in judge, the released-code
-# LDM fixture): about 37 MB, within the 64 MiB that travels with the working tree.
+# lpips; pure Python) and the shared files the checks read (LPIPS alex, YuNet, SFace, the FER stand-in
+# judge, the released-code LDM fixture): 35 MB, which with the 20 MB of tracked files stays within the
+# 64 MiB that travels with the working tree.
 #
 #   bash scripts/device_prepare.sh                     # here, once
 #   device run: command="bash benchmarks/gpu_check.sh", carry=[".device"], timeout_s=540
